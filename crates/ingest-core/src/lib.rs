@@ -1,0 +1,304 @@
+//! Every decision of the `ops-ingest` Edge Function.
+//!
+//! The function's shim moves bytes; this crate decides. A request comes in as
+//! plain data ([`Request`]) together with `now`; out comes a [`Decision`]:
+//! either a [`Response`] to send as it is, or a [`Write`] — one call of one
+//! transactional SQL function — after which the shim hands the database's
+//! answer back to [`complete`] (or the failure to [`database_failed`]) and
+//! sends the response that comes out.
+//!
+//! The checks run in the order that tells a sender the most without telling
+//! an unauthenticated caller anything: method (405), size (413), signature
+//! (401), content type (415), JSON (400), schema (422). Every refusal is an
+//! RFC 9457 problem+json body; no input leads to a 500.
+//!
+//! ```
+//! use ingest_core::{decide, Config, Decision, Request};
+//! use std::collections::BTreeMap;
+//!
+//! let config = Config::new(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+//! let headers = BTreeMap::new();
+//! let request = Request { method: "POST", headers: &headers, body: b"{}", body_complete: true };
+//! let Decision::Respond { response } = decide(&config, &request, 1_700_000_000) else { panic!() };
+//! assert_eq!(response.status, 401);
+//! ```
+#![deny(missing_docs)]
+
+mod problem;
+
+pub use problem::Problem;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use webhook_auth::{DeliveryHeaders, SecretSet};
+
+/// The largest body accepted, in bytes. Project events are well under 1 KiB;
+/// 64 KiB leaves room for future events while keeping a hostile sender from
+/// making the function buffer megabytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Seconds a sender should wait before retrying when the database is away.
+pub const RETRY_AFTER_SECONDS: u32 = 30;
+
+/// The receiver's configuration, from the function's secrets.
+#[derive(Clone, Debug)]
+pub struct Config {
+    // A broken secret is kept as an error rather than refused at start-up: the
+    // function then answers 503 (Odoo keeps retrying) instead of crashing, and
+    // no event is lost while the operator fixes it.
+    secrets: Result<SecretSet, String>,
+}
+
+impl Config {
+    /// Builds the configuration from `OPS_WEBHOOK_SECRET`: one `whsec_`
+    /// secret, or several separated by spaces or commas during a rotation.
+    pub fn new(webhook_secret: Option<&str>) -> Config {
+        let secrets = match webhook_secret {
+            None => Err("OPS_WEBHOOK_SECRET is not set".to_owned()),
+            Some(text) => SecretSet::parse(text).map_err(|e| e.to_string()),
+        };
+        Config { secrets }
+    }
+}
+
+/// One HTTP request as the shim received it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The headers, names in lower case (as the Fetch API gives them).
+    pub headers: &'a BTreeMap<String, String>,
+    /// The body, or its first [`MAX_BODY_BYTES`] + 1 bytes.
+    pub body: &'a [u8],
+    /// False when the shim stopped reading because the body was too long.
+    pub body_complete: bool,
+}
+
+/// What the shim does next.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Decision {
+    /// Send this response; nothing is written.
+    Respond {
+        /// The response.
+        response: Response,
+    },
+    /// Run this one SQL statement, then pass its `outcome` column to
+    /// [`complete`], or its failure to [`database_failed`].
+    Apply {
+        /// The statement and what the answer is about.
+        write: Write,
+    },
+}
+
+/// One transactional SQL function call that applies an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    /// The statement; it returns one row with one text column, `outcome`.
+    pub sql: String,
+    /// Its parameters, in order, all text.
+    pub params: Vec<String>,
+    /// The delivery's `webhook-id`.
+    pub webhook_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The project the event is about.
+    pub project_id: String,
+}
+
+/// An HTTP response, ready to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON).
+    pub body: String,
+    /// The fields of the request's log line, free of secrets and payloads.
+    pub log: LogFields,
+}
+
+/// What the log line of one request says, besides its duration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LogFields {
+    /// The `webhook-id`, once the signature proved it genuine.
+    pub webhook_id: Option<String>,
+    /// The event type, once the body was valid.
+    pub event_type: Option<String>,
+    /// A short word for what happened: `applied`, `replayed`, `invalid`, ….
+    pub outcome: &'static str,
+    /// The status code sent.
+    pub status: u16,
+}
+
+const INGEST_SQL: &str = "select ops.ingest_event($1, $2, $3::text::jsonb)::text as outcome";
+
+/// Decides what to do with one request.
+///
+/// `now` is the receiver's clock, in Unix seconds.
+pub fn decide(config: &Config, request: &Request<'_>, now: i64) -> Decision {
+    match plan(config, request, now) {
+        Ok(write) => Decision::Apply { write },
+        Err(response) => Decision::Respond { response },
+    }
+}
+
+// A refusal is the common answer, not a rare error: boxing it would only add
+// an allocation to every refused request.
+#[allow(clippy::result_large_err)]
+fn plan(config: &Config, request: &Request<'_>, now: i64) -> Result<Write, Response> {
+    let mut log = LogFields::default();
+    if request.method != "POST" {
+        return Err(
+            Problem::method_not_allowed(request.method).respond(&mut log, "method_not_allowed")
+        );
+    }
+    if !request.body_complete || request.body.len() > MAX_BODY_BYTES {
+        return Err(Problem::too_large(MAX_BODY_BYTES).respond(&mut log, "too_large"));
+    }
+    let secrets = match &config.secrets {
+        Ok(secrets) => secrets,
+        Err(reason) => {
+            return Err(Problem::misconfigured(reason).respond(&mut log, "misconfigured"))
+        }
+    };
+    let header = |name: &str| request.headers.get(name).map(String::as_str);
+    let delivery = DeliveryHeaders {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+    };
+    let verified = webhook_auth::verify(secrets, &delivery, request.body, now)
+        .map_err(|e| Problem::unauthorized(&e).respond(&mut log, "unauthorized"))?;
+    log.webhook_id = Some(verified.id.clone());
+
+    if !is_json_media_type(header("content-type")) {
+        return Err(Problem::unsupported_media_type(header("content-type"))
+            .respond(&mut log, "unsupported_media_type"));
+    }
+    let event = ops_events::parse_event(request.body).map_err(|e| match e.kind() {
+        ops_events::ErrorKind::NotJson(_) => Problem::not_json(&e).respond(&mut log, "not_json"),
+        _ => Problem::invalid(&e).respond(&mut log, "invalid"),
+    })?;
+
+    // The canonical form of the validated event is what the database gets;
+    // the raw body's digest is what decides whether a repeat is identical.
+    let event_json = serde_json::to_string(&event).map_err(|_| {
+        Problem::unavailable("the event could not be encoded").respond(&mut log, "encode_failed")
+    })?;
+    Ok(Write {
+        sql: INGEST_SQL.to_owned(),
+        params: vec![verified.id.clone(), sha256_hex(request.body), event_json],
+        webhook_id: verified.id,
+        event_type: event.event_type().to_owned(),
+        project_id: event.project_id().as_str().to_owned(),
+    })
+}
+
+fn is_json_media_type(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    // Parameters such as `charset=utf-8` are allowed; the type itself is
+    // case-insensitive (RFC 9110 §8.3.1).
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut text = String::with_capacity(64);
+    for byte in digest {
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
+/// What `ops.ingest_event` answers.
+#[derive(Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+enum Outcome {
+    /// The event took effect now.
+    Applied { created: bool },
+    /// The same delivery was applied before; this is its original outcome.
+    Replayed { created: bool },
+    /// The `webhook-id` was used before with a different body.
+    Conflict,
+}
+
+/// Turns the database's answer to a [`Write`] into the response.
+pub fn complete(write: &Write, outcome: &str) -> Response {
+    let mut log = LogFields {
+        webhook_id: Some(write.webhook_id.clone()),
+        event_type: Some(write.event_type.clone()),
+        ..LogFields::default()
+    };
+    let (created, replayed) = match serde_json::from_str::<Outcome>(outcome) {
+        Ok(Outcome::Applied { created }) => (created, false),
+        Ok(Outcome::Replayed { created }) => (created, true),
+        Ok(Outcome::Conflict) => {
+            return Problem::conflict(&write.webhook_id).respond(&mut log, "conflict")
+        }
+        // The function and the database disagree on the protocol: a deploy
+        // mismatch. 503 keeps the event at the sender until it is fixed.
+        Err(_) => {
+            return Problem::unavailable("the database answered in an unexpected form")
+                .respond(&mut log, "unexpected_outcome")
+        }
+    };
+    let body = serde_json::json!({
+        "webhook_id": write.webhook_id,
+        "event_type": write.event_type,
+        "project_id": write.project_id,
+        "result": if created { "created" } else { "updated" },
+    });
+    log.outcome = if replayed { "replayed" } else { "applied" };
+    log.status = 200;
+    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    if replayed {
+        headers.push(("idempotent-replayed".to_owned(), "true".to_owned()));
+    }
+    Response {
+        status: 200,
+        headers,
+        body: body.to_string(),
+        log,
+    }
+}
+
+/// Turns a failed [`Write`] into the response. `sqlstate` is PostgreSQL's
+/// error code when the server answered, `None` when it could not be reached.
+pub fn database_failed(write: &Write, sqlstate: Option<&str>) -> Response {
+    let mut log = LogFields {
+        webhook_id: Some(write.webhook_id.clone()),
+        event_type: Some(write.event_type.clone()),
+        ..LogFields::default()
+    };
+    match sqlstate {
+        // Integrity violations (class 23) mean the database's constraints
+        // refused what the validation let through: the sender cannot fix it
+        // by retrying, so it is a 422 like any other invalid event.
+        Some(code) if code.starts_with("23") => {
+            Problem::rejected_by_database(code).respond(&mut log, "rejected_by_database")
+        }
+        // Everything else — unreachable, restarting, out of connections,
+        // serialization failures — is transient from the sender's view: the
+        // transaction rolled back, nothing was written, and a retry is safe.
+        _ => Problem::unavailable("the database is unavailable; retry later")
+            .respond(&mut log, "database_unavailable"),
+    }
+}
+
+/// The response when the shim hands back a [`Write`] that is not one this
+/// crate made: a bug in the shim, answered as a retryable 503 all the same.
+pub fn unreadable_write() -> Response {
+    Problem::unavailable("the function's shim passed an unreadable write back")
+        .respond(&mut LogFields::default(), "unreadable_write")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::Value;
+use webhook_auth::{sign, SecretKey};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const NOW: i64 = 1_700_000_000;
+const SEED: &str = r#"{"event_type":"project_created","project_id":"odoo-42","name":"Alpha","odoo_version":"19.0"}"#;
+
+fn signed_headers(body: &[u8], id: &str, ts: i64) -> BTreeMap<String, String> {
+    let key = SecretKey::parse(SECRET).unwrap();
+    BTreeMap::from([
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), id.to_owned()),
+        ("webhook-timestamp".to_owned(), ts.to_string()),
+        ("webhook-signature".to_owned(), sign(&key, id, ts, body)),
+    ])
+}
+
+fn run(method: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Decision {
+    let request = Request {
+        method,
+        headers,
+        body,
+        body_complete: true,
+    };
+    decide(&Config::new(Some(SECRET)), &request, NOW)
+}
+
+fn response(decision: Decision) -> Response {
+    match decision {
+        Decision::Respond { response } => response,
+        Decision::Apply { write } => panic!("expected a response, got a write: {write:?}"),
+    }
+}
+
+fn problem(decision: Decision) -> (u16, Value) {
+    let r = response(decision);
+    assert!(
+        r.headers
+            .contains(&("content-type".into(), "application/problem+json".into())),
+        "{:?}",
+        r.headers
+    );
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["status"], r.status);
+    assert!(body["type"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:odooops:problem:"));
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    (r.status, body)
+}
+
+#[test]
+fn the_seed_event_becomes_one_write() {
+    let headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    let Decision::Apply { write } = run("POST", &headers, SEED.as_bytes()) else {
+        panic!("expected a write")
+    };
+    assert_eq!(write.webhook_id, "msg_1");
+    assert_eq!(write.event_type, "project_created");
+    assert_eq!(write.project_id, "odoo-42");
+    assert_eq!(write.params[0], "msg_1");
+    assert_eq!(write.params[1], sha256_hex(SEED.as_bytes()));
+    let event: Value = serde_json::from_str(&write.params[2]).unwrap();
+    assert_eq!(event, serde_json::from_str::<Value>(SEED).unwrap());
+    assert!(write.sql.contains("ops.ingest_event"));
+}
+
+#[test]
+fn other_methods_get_405_with_allow() {
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+        let r = response(run(method, &BTreeMap::new(), b""));
+        assert_eq!(r.status, 405);
+        assert!(r.headers.contains(&("allow".into(), "POST".into())));
+    }
+}
+
+#[test]
+fn an_unsigned_or_badly_signed_request_gets_401() {
+    let (status, body) = problem(run("POST", &BTreeMap::new(), SEED.as_bytes()));
+    assert_eq!((status, body["header"].as_str()), (401, Some("webhook-id")));
+
+    let mut headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    let tampered = SEED.replace("Alpha", "Alpho");
+    let (status, body) = problem(run("POST", &headers, tampered.as_bytes()));
+    assert_eq!(
+        (status, body["header"].as_str()),
+        (401, Some("webhook-signature"))
+    );
+
+    headers.insert("webhook-timestamp".into(), (NOW - 301).to_string());
+    let (status, body) = problem(run("POST", &headers, SEED.as_bytes()));
+    assert_eq!(
+        (status, body["header"].as_str()),
+        (401, Some("webhook-timestamp"))
+    );
+}
+
+#[test]
+fn authentication_comes_before_content_checks() {
+    // An unauthenticated caller learns nothing about what would be accepted.
+    let mut headers = BTreeMap::new();
+    headers.insert("content-type".into(), "text/plain".into());
+    let (status, _) = problem(run("POST", &headers, b"not json"));
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn wrong_content_type_gets_415() {
+    let mut headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    headers.insert("content-type".into(), "text/plain".into());
+    assert_eq!(problem(run("POST", &headers, SEED.as_bytes())).0, 415);
+    headers.remove("content-type");
+    assert_eq!(problem(run("POST", &headers, SEED.as_bytes())).0, 415);
+    headers.insert(
+        "content-type".into(),
+        "Application/JSON; charset=utf-8".into(),
+    );
+    assert!(matches!(
+        run("POST", &headers, SEED.as_bytes()),
+        Decision::Apply { .. }
+    ));
+}
+
+#[test]
+fn a_body_that_is_not_json_gets_400() {
+    let body = b"{\"event_type\": project_created";
+    let headers = signed_headers(body, "msg_1", NOW);
+    assert_eq!(problem(run("POST", &headers, body)).0, 400);
+}
+
+#[test]
+fn a_schema_violation_gets_422_naming_every_field() {
+    let body = br#"{"event_type":"project_created","project_id":"abc","odoo_version":"nineteen"}"#;
+    let headers = signed_headers(body, "msg_1", NOW);
+    let (status, problem) = problem(run("POST", &headers, body));
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["project_id", "name", "odoo_version"]);
+    assert_eq!(problem["errors"][0]["rule"], "pattern");
+    assert_eq!(problem["errors"][1]["rule"], "required");
+}
+
+#[test]
+fn a_long_body_gets_413_before_anything_else() {
+    let body = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(problem(run("POST", &BTreeMap::new(), &body)).0, 413);
+    let truncated = Request {
+        method: "POST",
+        headers: &BTreeMap::new(),
+        body: b"{}",
+        body_complete: false,
+    };
+    let r = response(decide(&Config::new(Some(SECRET)), &truncated, NOW));
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn a_missing_or_broken_secret_gets_503_not_500() {
+    let headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    let request = Request {
+        method: "POST",
+        headers: &headers,
+        body: SEED.as_bytes(),
+        body_complete: true,
+    };
+    for config in [Config::new(None), Config::new(Some("not-a-secret"))] {
+        let r = response(decide(&config, &request, NOW));
+        assert_eq!(r.status, 503);
+        assert!(r.headers.iter().any(|(k, _)| k == "retry-after"));
+        assert!(
+            !r.body.contains("not-a-secret"),
+            "the response must not echo the secret"
+        );
+    }
+}
+
+fn write() -> Write {
+    let headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    match run("POST", &headers, SEED.as_bytes()) {
+        Decision::Apply { write } => write,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn outcomes_map_to_responses() {
+    let w = write();
+    let applied = complete(&w, r#"{"result":"applied","created":true}"#);
+    assert_eq!(applied.status, 200);
+    let body: Value = serde_json::from_str(&applied.body).unwrap();
+    assert_eq!(body["result"], "created");
+    assert_eq!(body["project_id"], "odoo-42");
+    assert_eq!(applied.log.outcome, "applied");
+
+    let replayed = complete(&w, r#"{"result":"replayed","created":true}"#);
+    assert_eq!(replayed.status, 200);
+    assert_eq!(
+        replayed.body, applied.body,
+        "a replay answers like the original"
+    );
+    assert!(replayed
+        .headers
+        .contains(&("idempotent-replayed".into(), "true".into())));
+
+    assert_eq!(complete(&w, r#"{"result":"conflict"}"#).status, 409);
+    assert_eq!(complete(&w, "nonsense").status, 503);
+}
+
+#[test]
+fn database_failures_are_retryable_unless_the_data_is_refused() {
+    let w = write();
+    for code in [
+        None,
+        Some("08006"),
+        Some("57P01"),
+        Some("53300"),
+        Some("40001"),
+        Some("XX000"),
+    ] {
+        let r = database_failed(&w, code);
+        assert_eq!(r.status, 503, "{code:?}");
+        assert!(r
+            .headers
+            .contains(&("retry-after".into(), RETRY_AFTER_SECONDS.to_string())));
+    }
+    assert_eq!(database_failed(&w, Some("23514")).status, 422);
+}
+
+#[test]
+fn log_fields_never_hold_the_body_or_secret() {
+    let w = write();
+    let r = complete(&w, r#"{"result":"applied","created":true}"#);
+    let log = serde_json::to_string(&r.log).unwrap();
+    assert!(!log.contains("Alpha"), "{log}");
+    assert!(!log.contains("whsec_"), "{log}");
+    assert!(log.contains("msg_1"));
+}
+
+proptest! {
+    #[test]
+    fn no_input_panics_or_answers_5xx(
+        method in prop_oneof![Just("POST".to_owned()), "[A-Z]{0,8}"],
+        body in proptest::collection::vec(any::<u8>(), 0..512),
+        headers in proptest::collection::btree_map(
+            prop_oneof![
+                Just("webhook-id".to_owned()),
+                Just("webhook-timestamp".to_owned()),
+                Just("webhook-signature".to_owned()),
+                Just("content-type".to_owned()),
+            ],
+            ".{0,80}",
+            0..4,
+        ),
+        now in any::<i64>(),
+    ) {
+        let request = Request { method: &method, headers: &headers, body: &body, body_complete: true };
+        if let Decision::Respond { response } = decide(&Config::new(Some(SECRET)), &request, now) {
+            prop_assert!((400..500).contains(&response.status), "{}", response.status);
+            prop_assert!(serde_json::from_str::<Value>(&response.body).is_ok());
+        }
+    }
+
+    #[test]
+    fn signed_garbage_gets_a_4xx_problem(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let headers = signed_headers(&body, "msg_p", NOW);
+        let decision = run("POST", &headers, &body);
+        if let Decision::Respond { response } = decision {
+            prop_assert!(response.status == 400 || response.status == 422, "{}", response.status);
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Installs the pinned tools that are missing, saying so.
+//!
+//! Tools live in one directory shared by every clone of the repository, so CI
+//! does not compile `wasm-bindgen-cli` and `s3s-fs` again on each run. Every
+//! step checks the installed *version*, not only that a binary exists, so a
+//! bump of a pin reinstalls.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cmd;
+
+/// Version pins of the tools that are not Rust crates of the workspace.
+const DENO_VERSION: &str = "2.9.6";
+const SUPABASE_CLI_VERSION: &str = "2.117.0";
+/// wasm-opt from npm: Debian 12's binaryen 108 points the exported externref
+/// table of wasm-bindgen output at the wrong table, which breaks the module.
+const BINARYEN_VERSION: &str = "132.0.0";
+/// Newer s3s-fs releases need a newer rustc than the workspace's.
+const S3S_FS_VERSION: &str = "0.14.1";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Debian packages the local stack and the database tests need.
+const STACK_PACKAGES: &[&str] = &[
+    "postgresql-15",
+    "postgresql-15-cron",
+    "postgresql-15-plpgsql-check",
+];
+const PGTAP_PACKAGES: &[&str] = &[
+    "postgresql-15-pgtap",
+    // pg_prove
+    "libtap-parser-sourcehandler-pgtap-perl",
+];
+
+/// What a command needs installed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Deno only (`cargo xtask sample`).
+    Deno,
+    /// Building the wasm.
+    Build,
+    /// Building and running the local stack.
+    Stack,
+    /// Everything, including the test runners.
+    Test,
+}
+
+/// Paths of the installed tools.
+pub struct Tools {
+    pub dir: PathBuf,
+    pub deno: PathBuf,
+    pub supabase: PathBuf,
+    pub wasm_bindgen: PathBuf,
+    pub wasm_bindgen_test_runner: PathBuf,
+    pub s3s_fs: PathBuf,
+    /// `None` when binaryen could not be installed: the wasm is then only larger.
+    pub wasm_opt: Option<PathBuf>,
+    /// Where `initdb`, `pg_ctl` and friends are.
+    pub pg_bin: PathBuf,
+}
+
+/// The shared tools directory: `$ODOOOPS_TOOLS_DIR`, else
+/// `$XDG_CACHE_HOME/odooops/tools`, else `$HOME/.cache/odooops/tools`.
+pub fn tools_dir() -> Result<PathBuf> {
+    if let Some(dir) = env::var_os("ODOOOPS_TOOLS_DIR").filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(cache) = env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(cache).join("odooops/tools"));
+    }
+    let home = env::var_os("HOME")
+        .filter(|dir| !dir.is_empty())
+        .ok_or_else(|| anyhow!("cannot find a tools directory: set ODOOOPS_TOOLS_DIR or HOME"))?;
+    Ok(PathBuf::from(home).join(".cache/odooops/tools"))
+}
+
+/// Paths of the tools without installing anything (for commands that only
+/// read what is there).
+pub fn locate() -> Result<Tools> {
+    let dir = tools_dir()?;
+    let cargo_bin = dir.join("cargo/bin");
+    let npm_bin = dir.join("npm/node_modules/.bin");
+    Ok(Tools {
+        deno: npm_bin.join("deno"),
+        supabase: npm_bin.join("supabase"),
+        wasm_bindgen: cargo_bin.join("wasm-bindgen"),
+        wasm_bindgen_test_runner: cargo_bin.join("wasm-bindgen-test-runner"),
+        s3s_fs: cargo_bin.join("s3s-fs"),
+        wasm_opt: Some(npm_bin.join("wasm-opt")).filter(|path| path.exists()),
+        pg_bin: pg_bin_dir(),
+        dir,
+    })
+}
+
+/// Installs what `scope` needs and is missing, then returns the tool paths.
+pub fn ensure(root: &Path, scope: Scope) -> Result<Tools> {
+    let mut tools = locate()?;
+    fs::create_dir_all(&tools.dir)
+        .with_context(|| format!("cannot create the tools directory {}", tools.dir.display()))?;
+
+    ensure_npm(&tools)?;
+    tools.wasm_opt = Some(tools.dir.join("npm/node_modules/.bin/wasm-opt"))
+        .filter(|wasm_opt| version_output(wasm_opt, &["--version"]).is_some());
+    if scope == Scope::Deno {
+        return Ok(tools);
+    }
+
+    let mut packages: Vec<&str> = Vec::new();
+    if scope >= Scope::Stack {
+        packages.extend(STACK_PACKAGES);
+    }
+    if scope >= Scope::Test {
+        packages.extend(PGTAP_PACKAGES);
+    }
+    ensure_debian(&packages)?;
+    tools.pg_bin = pg_bin_dir();
+
+    ensure_wasm_target()?;
+    let wasm_bindgen_version = locked_version(root, "wasm-bindgen")?;
+    ensure_cargo_tool(
+        &tools,
+        "wasm-bindgen-cli",
+        &wasm_bindgen_version,
+        &tools.wasm_bindgen,
+        &[],
+    )?;
+    if scope >= Scope::Stack {
+        ensure_cargo_tool(
+            &tools,
+            "s3s-fs",
+            S3S_FS_VERSION,
+            &tools.s3s_fs,
+            &["--features", "binary"],
+        )?;
+    }
+    Ok(tools)
+}
+
+/// The directory of the PostgreSQL 15 server binaries (`OPS_PG_BIN` overrides).
+fn pg_bin_dir() -> PathBuf {
+    if let Some(dir) = env::var_os("OPS_PG_BIN").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    // Debian keeps server binaries out of PATH, one directory per major version.
+    let debian = PathBuf::from("/usr/lib/postgresql/15/bin");
+    if debian.join("initdb").exists() {
+        return debian;
+    }
+    find_in_path("initdb")
+        .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
+        .unwrap_or(debian)
+}
+
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// First line of `<binary> <args>`, or `None` when it cannot run.
+fn version_output(binary: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new(binary)
+        .args(args)
+        // The Supabase CLI otherwise asks GitHub for a newer release and
+        // sends telemetry, even for `--version`.
+        .env("SUPABASE_NO_UPDATE_NOTIFIER", "1")
+        .env("SUPABASE_TELEMETRY_DISABLED", "1")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().next().map(|line| line.trim().to_string())
+}
+
+/// Whether `line` names exactly `version` as one of its words.
+fn mentions_version(line: &str, version: &str) -> bool {
+    line.split_whitespace()
+        .any(|word| word.trim_start_matches('v') == version)
+}
+
+fn ensure_npm(tools: &Tools) -> Result<()> {
+    let deno_ok = version_output(&tools.deno, &["--version"])
+        .is_some_and(|line| mentions_version(&line, DENO_VERSION));
+    let supabase_ok = version_output(&tools.supabase, &["--version"])
+        .is_some_and(|line| mentions_version(&line, SUPABASE_CLI_VERSION));
+    let wasm_opt = tools.dir.join("npm/node_modules/.bin/wasm-opt");
+    let binaryen_major = BINARYEN_VERSION
+        .split('.')
+        .next()
+        .unwrap_or(BINARYEN_VERSION);
+    let wasm_opt_ok = version_output(&wasm_opt, &["--version"])
+        .is_some_and(|line| mentions_version(&line, binaryen_major));
+    if deno_ok && supabase_ok && wasm_opt_ok {
+        return Ok(());
+    }
+    let prefix = tools.dir.join("npm");
+    println!(
+        "xtask: installing deno {DENO_VERSION}, supabase {SUPABASE_CLI_VERSION} and \
+         binaryen {BINARYEN_VERSION} (npm) into {}",
+        prefix.display()
+    );
+    let npm = find_in_path("npm").ok_or_else(|| {
+        anyhow!("npm is not installed; install Node.js 20 or newer (it brings npm) and retry")
+    })?;
+    cmd::run(
+        Command::new(npm)
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund", "-E"])
+            .arg(format!("deno@{DENO_VERSION}"))
+            .arg(format!("supabase@{SUPABASE_CLI_VERSION}"))
+            .arg(format!("binaryen@{BINARYEN_VERSION}")),
+    )
+    .context("installing deno, the supabase CLI and binaryen from npm failed")?;
+    Ok(())
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn ensure_debian(required: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|package| !dpkg_installed(package))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if find_in_path("apt-get").is_none() {
+        bail!("missing packages: {list}; install them (Debian names) and retry");
+    }
+    // Root runs apt-get directly; anyone else needs sudo.
+    // SAFETY: geteuid has no preconditions.
+    let sudo = if unsafe { libc::geteuid() } == 0 {
+        None
+    } else {
+        Some(find_in_path("sudo").ok_or_else(|| {
+            anyhow!("missing packages: {list}; run `apt-get install {list}` as root and retry")
+        })?)
+    };
+    let apt = |args: &[&str]| {
+        let mut command = match &sudo {
+            Some(sudo) => {
+                let mut command = Command::new(sudo);
+                command.arg("apt-get");
+                command
+            }
+            None => Command::new("apt-get"),
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+
+    println!("xtask: updating the apt package lists");
+    cmd::run(&mut apt(&["update"])).context("`apt-get update` failed")?;
+    println!("xtask: installing {list} (apt)");
+    cmd::run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing))
+        .with_context(|| format!("cannot install {list}; install them by hand and retry"))
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let Some(rustup) = find_in_path("rustup") else {
+        // Without rustup the toolchain is managed elsewhere; the build says
+        // clearly if the target is missing.
+        return Ok(());
+    };
+    let installed = cmd::output(Command::new(&rustup).args(["target", "list", "--installed"]))
+        .context("cannot list the installed rustup targets")?;
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    println!("xtask: installing rust target {WASM_TARGET} (rustup)");
+    cmd::run(Command::new(&rustup).args(["target", "add", WASM_TARGET]))
+        .with_context(|| format!("cannot add the rust target {WASM_TARGET}"))
+}
+
+/// The version of `package` in Cargo.lock, so wasm-bindgen-cli matches the
+/// wasm-bindgen crate exactly (their wasm ABI must agree).
+fn locked_version(root: &Path, package: &str) -> Result<String> {
+    let lock_path = root.join("Cargo.lock");
+    if !lock_path.exists() {
+        cmd::run(
+            Command::new(cargo())
+                .arg("generate-lockfile")
+                .current_dir(root),
+        )?;
+    }
+    let lock = fs::read_to_string(&lock_path)
+        .with_context(|| format!("cannot read {}", lock_path.display()))?;
+    parse_locked_version(&lock, package).ok_or_else(|| {
+        anyhow!(
+            "{package} is not in Cargo.lock; add it to a functions/ crate \
+             (it pins the wasm-bindgen-cli version)"
+        )
+    })
+}
+
+fn parse_locked_version(lock: &str, package: &str) -> Option<String> {
+    let wanted = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == wanted {
+            let version = lines.next()?.trim();
+            return version
+                .strip_prefix("version = \"")
+                .and_then(|rest| rest.strip_suffix('"'))
+                .map(str::to_string);
+        }
+    }
+    None
+}
+
+fn ensure_cargo_tool(
+    tools: &Tools,
+    krate: &str,
+    version: &str,
+    binary: &Path,
+    extra: &[&str],
+) -> Result<()> {
+    let current = version_output(binary, &["--version"]);
+    if current
+        .as_deref()
+        .is_some_and(|line| mentions_version(line, version))
+    {
+        return Ok(());
+    }
+    let root = tools.dir.join("cargo");
+    println!(
+        "xtask: installing {krate} {version} (cargo install) into {}",
+        root.display()
+    );
+    // No --locked: the lock file shipped in these crates pins a version that
+    // the registry mirror here lacks; resolving afresh works.
+    cmd::run(
+        Command::new(cargo())
+            .arg("install")
+            .arg("--root")
+            .arg(&root)
+            .arg(krate)
+            .arg("--version")
+            .arg(format!("={version}"))
+            .args(extra),
+    )
+    .with_context(|| format!("cannot install {krate} {version} with cargo"))
+}
+
+/// The cargo that runs us (so nested builds use the same toolchain).
+pub fn cargo() -> PathBuf {
+    env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_locked_version() {
+        let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\
+                    [[package]]\nname = \"wasm-bindgen-shared\"\nversion = \"0.2.130\"\n";
+        assert_eq!(
+            parse_locked_version(lock, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(parse_locked_version(lock, "serde"), None);
+    }
+
+    #[test]
+    fn version_must_match_a_whole_word() {
+        assert!(mentions_version("wasm-bindgen 0.2.130", "0.2.130"));
+        assert!(mentions_version(
+            "deno 2.9.6 (stable, release, x86_64)",
+            "2.9.6"
+        ));
+        assert!(!mentions_version("wasm-bindgen 0.2.1300", "0.2.130"));
+        assert!(mentions_version("2.117.0", "2.117.0"));
+    }
+}

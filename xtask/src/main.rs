@@ -1,0 +1,198 @@
+//! The project's automation, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`), so it needs nothing but cargo.
+//!
+//! Commands:
+//!
+//! - `cargo xtask build`: builds every `functions/<name>/` crate for
+//!   `wasm32-unknown-unknown`, runs `wasm-bindgen --target deno` into
+//!   `pkg/<name>/` and shrinks the wasm with `wasm-opt -Os` when binaryen is
+//!   installed.
+//! - `cargo xtask dev`: builds, then runs the local stack in the foreground
+//!   until Ctrl-C: PostgreSQL (Supabase bootstrap + migrations) on 54322,
+//!   s3s-fs on 54326 and every Edge Function on
+//!   `http://127.0.0.1:54321/functions/v1/<name>`. Ports can be changed with
+//!   `OPS_FUNCTIONS_PORT`, `OPS_DB_PORT` and `OPS_S3_PORT`. The URLs and
+//!   secrets are written to `.dev/stack.env`; the secrets are kept across
+//!   restarts.
+//! - `cargo xtask sample`: sends a signed sample event to the running `dev`
+//!   stack (`scripts/send-sample.ts` with `.dev/stack.env`).
+//! - `cargo xtask test [--layer rust|wasm|pgtap|deno]...`: builds, starts a
+//!   private stack on free ports and runs every test layer (all by default),
+//!   ending with the line `N passed, N failed`. This is what CI runs.
+//! - `cargo xtask install`: installs the pinned tools only.
+//!
+//! Every command first installs what it needs and is missing (the wasm
+//! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs, Deno, the Supabase
+//! CLI, PostgreSQL packages), into a tools directory shared between clones:
+//! `$ODOOOPS_TOOLS_DIR`, else `$XDG_CACHE_HOME/odooops/tools`, else
+//! `$HOME/.cache/odooops/tools`.
+//!
+//! No server started here outlives xtask: on Ctrl-C, SIGTERM, an error or a
+//! normal exit, the functions server and s3s-fs are killed and PostgreSQL is
+//! stopped with `pg_ctl stop -m fast`.
+
+mod build;
+mod cmd;
+mod install;
+mod stack;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::install::Scope;
+use crate::stack::Mode;
+use crate::test::Layer;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  build                     build the wasm of every function into pkg/
+  dev                       run the local stack until Ctrl-C
+  sample                    send a signed sample event to the `dev` stack
+  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno (default: all)
+  install                   install the pinned tools only
+";
+
+/// Stops whatever is still running when `main` ends, even by a panic.
+struct ShutdownOnDrop;
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        cmd::shutdown();
+    }
+}
+
+fn main() -> ExitCode {
+    let guard = ShutdownOnDrop;
+    let result = cmd::install_signal_handler().and_then(|()| run(std::env::args().skip(1)));
+    drop(guard);
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            cmd::note(&format!("xtask: error: {error:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command; `Ok(false)` means it ran and reported failure itself.
+fn run(mut args: impl Iterator<Item = String>) -> Result<bool> {
+    let root = repo_root()?;
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    if command != "test" && !rest.is_empty() {
+        bail!("`{command}` takes no arguments\n\n{USAGE}");
+    }
+    match command.as_str() {
+        "build" => {
+            let tools = install::ensure(&root, Scope::Build)?;
+            build::build(&root, &tools)?;
+        }
+        "dev" => dev(&root)?,
+        "sample" => sample(&root)?,
+        "test" => return test::run(&root, &parse_layers(&rest)?),
+        "install" => {
+            install::ensure(&root, Scope::Test)?;
+            println!(
+                "xtask: tools are installed in {}",
+                install::tools_dir()?.display()
+            );
+        }
+        "" | "help" | "-h" | "--help" => print!("{USAGE}"),
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+    Ok(true)
+}
+
+/// The workspace root, one level above this crate.
+fn repo_root() -> Result<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("xtask must live one level below the workspace root"))
+}
+
+fn parse_layers(args: &[String]) -> Result<Vec<Layer>> {
+    let mut layers = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let name = match arg.strip_prefix("--layer=") {
+            Some(name) => name,
+            None if arg == "--layer" => args
+                .next()
+                .ok_or_else(|| anyhow!("--layer needs a name: rust, wasm, pgtap or deno"))?,
+            None => bail!("unknown argument `{arg}`\n\n{USAGE}"),
+        };
+        layers.push(Layer::parse(name)?);
+    }
+    Ok(layers)
+}
+
+fn dev(root: &Path) -> Result<()> {
+    let tools = install::ensure(root, Scope::Stack)?;
+    build::build(root, &tools)?;
+    let stack = stack::start(root, &tools, Mode::Dev)?;
+    let env_file = root.join(".dev/stack.env");
+    stack::write_env_file(&env_file, &stack.env)?;
+
+    println!("\nThe local stack is up (Ctrl-C stops it).\n");
+    println!("functions:");
+    for name in &stack.functions {
+        println!("  {}", stack.function_url(name));
+    }
+    let value = |key: &str| stack.get(key).unwrap_or_default().to_string();
+    println!("database:   {}", value("SUPABASE_DB_URL"));
+    println!(
+        "S3:         {} (bucket {})",
+        value("S3_ENDPOINT"),
+        value("S3_BUCKET")
+    );
+    println!("secrets:");
+    for key in [
+        "OPS_WEBHOOK_SECRET",
+        "OPS_CRON_SECRET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        println!("  {key}={}", value(key));
+    }
+    println!("all of the above: .dev/stack.env");
+    println!("send a signed sample event: cargo xtask sample\n");
+
+    loop {
+        thread::sleep(Duration::from_millis(500));
+        stack::check_alive(&stack)?;
+    }
+}
+
+fn sample(root: &Path) -> Result<()> {
+    let env_file = root.join(".dev/stack.env");
+    let text = std::fs::read_to_string(&env_file).map_err(|_| {
+        anyhow!("no .dev/stack.env: start `cargo xtask dev` first (in another terminal)")
+    })?;
+    let script = root.join("scripts/send-sample.ts");
+    if !script.is_file() {
+        bail!("scripts/send-sample.ts is missing");
+    }
+    let tools = install::ensure(root, Scope::Deno)?;
+    cmd::run(
+        Command::new(&tools.deno)
+            .current_dir(root)
+            .args([
+                "run",
+                "--allow-net",
+                "--allow-env",
+                "--allow-read",
+                "scripts/send-sample.ts",
+            ])
+            .envs(stack::parse_env_file(&text)),
+    )
+    .context("the sample event was not accepted (see above); is `cargo xtask dev` still running?")
+}
