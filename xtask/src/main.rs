@@ -55,7 +55,7 @@ commands:
   build                     build the wasm of every function into pkg/
   dev                       run the local stack until Ctrl-C
   sample                    send a signed sample event to the `dev` stack
-  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno (default: all)
+  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno, lint (default: all)
   install                   install the pinned tools only
 ";
 

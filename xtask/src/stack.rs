@@ -622,7 +622,7 @@ pub fn supabase_cli(tools: &Tools, root: &Path) -> Command {
 /// The database URL for the Supabase CLI. It treats any port other than
 /// `[db] port` of supabase/config.toml as a remote database and then insists
 /// on TLS, which the local cluster does not offer.
-fn cli_db_url(port: u16) -> String {
+pub fn cli_db_url(port: u16) -> String {
     format!("{}?sslmode=disable", db_url(port))
 }
 

@@ -20,10 +20,17 @@ pub enum Layer {
     Wasm,
     Pgtap,
     Deno,
+    Lint,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 4] = [Layer::Rust, Layer::Wasm, Layer::Pgtap, Layer::Deno];
+    pub const ALL: [Layer; 5] = [
+        Layer::Rust,
+        Layer::Wasm,
+        Layer::Pgtap,
+        Layer::Deno,
+        Layer::Lint,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +38,7 @@ impl Layer {
             Layer::Wasm => "wasm",
             Layer::Pgtap => "pgtap",
             Layer::Deno => "deno",
+            Layer::Lint => "lint",
         }
     }
 
@@ -39,12 +47,15 @@ impl Layer {
             .into_iter()
             .find(|layer| layer.name() == name)
             .ok_or_else(|| {
-                anyhow::anyhow!("unknown layer {name:?}; expected one of rust, wasm, pgtap, deno")
+                anyhow::anyhow!(
+                    "unknown layer {name:?}; expected one of rust, wasm, pgtap, deno, lint"
+                )
             })
     }
 
     fn needs_stack(self) -> bool {
-        matches!(self, Layer::Pgtap | Layer::Deno)
+        // The lint layer includes `supabase db lint`, which needs the database.
+        matches!(self, Layer::Pgtap | Layer::Deno | Layer::Lint)
     }
 }
 
@@ -204,6 +215,7 @@ fn run_layer(root: &Path, tools: &Tools, layer: Layer, stack: Option<&Stack>) ->
         (Layer::Wasm, _) => (wasm_command(root, tools), parse_cargo),
         (Layer::Pgtap, Some(stack)) => (pgtap_command(root, tools, stack), parse_pg_prove),
         (Layer::Deno, Some(stack)) => (deno_command(root, tools, stack), parse_deno),
+        (Layer::Lint, Some(stack)) => return run_lint(root, tools, stack),
         (_, None) => return Outcome::broken(layer, "the stack is not running".to_string()),
     };
     let mut command = match prepared {
@@ -221,6 +233,98 @@ fn run_layer(root: &Path, tools: &Tools, layer: Layer, stack: Option<&Stack>) ->
 }
 
 type Parser = fn(&str, ExitStatus) -> Option<Counts>;
+
+/// The house rules that tools check: formatting, clippy, deno lint and
+/// `supabase db lint` (plpgsql_check). Each check is one test: it passes when
+/// its command exits 0.
+fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
+    let cargo = || {
+        let mut command = Command::new(install::cargo());
+        command.current_dir(root);
+        command
+    };
+    let deno = || {
+        let mut command = Command::new(&tools.deno);
+        command.current_dir(root).env("NO_COLOR", "1");
+        command
+    };
+    let mut checks: Vec<(&str, Command)> = Vec::new();
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    checks.push(("cargo fmt --check", fmt));
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    checks.push(("cargo clippy (native)", clippy));
+    match build::function_packages(root) {
+        Ok(packages) if !packages.is_empty() => {
+            let mut clippy_wasm = cargo();
+            clippy_wasm.args([
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--all-targets",
+            ]);
+            for package in packages {
+                clippy_wasm.arg("-p").arg(package);
+            }
+            clippy_wasm.args(["--", "-D", "warnings"]);
+            checks.push(("cargo clippy (wasm)", clippy_wasm));
+        }
+        Ok(_) => {}
+        Err(error) => return Outcome::broken(Layer::Lint, format!("layer lint: {error:#}")),
+    }
+    let mut deno_fmt = deno();
+    deno_fmt.args(["fmt", "--check"]);
+    checks.push(("deno fmt --check", deno_fmt));
+    let mut deno_lint = deno();
+    deno_lint.arg("lint");
+    checks.push(("deno lint", deno_lint));
+    let mut db_lint = stack::supabase_cli(tools, root);
+    db_lint
+        .args([
+            "db",
+            "lint",
+            "--level",
+            "warning",
+            "--fail-on",
+            "error",
+            "--db-url",
+        ])
+        .arg(stack::cli_db_url(stack.ports.db));
+    checks.push(("supabase db lint", db_lint));
+
+    let mut counts = Counts::default();
+    for (name, mut command) in checks {
+        let passed = match cmd::tee(&mut command) {
+            Ok((status, _)) => status.success(),
+            Err(error) => {
+                println!("xtask: {name}: {error:#}");
+                false
+            }
+        };
+        println!(
+            "xtask: lint check {name}: {}",
+            if passed { "ok" } else { "FAILED" }
+        );
+        if passed {
+            counts.passed += 1;
+        } else {
+            counts.failed += 1;
+        }
+    }
+    Outcome {
+        layer: Layer::Lint,
+        counts,
+        problem: None,
+    }
+}
 
 fn rust_command(root: &Path) -> Result<Option<Command>> {
     let mut command = Command::new(install::cargo());
