@@ -84,3 +84,123 @@ export function projectCreated(projectId: string, name = "Alpha"): string {
     odoo_version: "19.0",
   });
 }
+
+/** A port nobody listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * A second functions server, like the stack's but with other settings: the
+ * real router (xtask/functions-serve.ts) and the real functions, in a child
+ * process whose environment the test chooses.
+ */
+export async function serveFunctions(
+  env: Record<string, string>,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "xtask/functions-serve.ts",
+      "--port",
+      String(port),
+    ],
+    env: { ...Deno.env.toObject(), ...env },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}/functions/v1`;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      const probe = await fetch(`${url}/none`);
+      await probe.body?.cancel();
+      return {
+        url,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error("the second functions server did not start");
+}
+
+/**
+ * A TCP relay in front of the stack's PostgreSQL that a test can cut and
+ * restore: the real database behind a real network failure.
+ */
+export class CuttableLink {
+  readonly port: number;
+  #listener: Deno.Listener | undefined;
+  #connections = new Set<Deno.Conn>();
+  #target: { hostname: string; port: number };
+
+  constructor(targetUrl: string) {
+    const target = new URL(targetUrl);
+    this.#target = { hostname: target.hostname, port: Number(target.port || 5432) };
+    this.port = freePort();
+  }
+
+  /** The database URL through the link. */
+  url(databaseUrl: string): string {
+    const url = new URL(databaseUrl);
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  /** Starts (or restarts) relaying. */
+  up() {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#listener = listener;
+    (async () => {
+      for await (const inbound of listener) {
+        this.#relay(inbound);
+      }
+    })().catch(() => {});
+  }
+
+  /** Refuses new connections and breaks the open ones. */
+  down() {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const conn of this.#connections) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the other side.
+      }
+    }
+    this.#connections.clear();
+  }
+
+  async #relay(inbound: Deno.Conn) {
+    this.#connections.add(inbound);
+    let outbound: Deno.Conn;
+    try {
+      outbound = await Deno.connect(this.#target);
+    } catch {
+      inbound.close();
+      return;
+    }
+    this.#connections.add(outbound);
+    await Promise.allSettled([
+      inbound.readable.pipeTo(outbound.writable),
+      outbound.readable.pipeTo(inbound.writable),
+    ]);
+    this.#connections.delete(inbound);
+    this.#connections.delete(outbound);
+  }
+}

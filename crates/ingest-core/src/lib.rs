@@ -28,6 +28,7 @@ mod problem;
 
 pub use problem::Problem;
 
+use ops_events::OccurredAt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -133,7 +134,10 @@ pub struct LogFields {
     pub status: u16,
 }
 
-const INGEST_SQL: &str = "select ops.ingest_event($1, $2, $3::text::jsonb)::text as outcome";
+// Every parameter is sent as text and cast here, so the driver never guesses
+// a type (postgres.js would JSON-encode a string bound to a jsonb parameter).
+const INGEST_SQL: &str =
+    "select ops.ingest_event($1, $2, $3::text::jsonb, $4::text::timestamptz)::text as outcome";
 
 /// Decides what to do with one request.
 ///
@@ -178,7 +182,7 @@ fn plan(config: &Config, request: &Request<'_>, now: i64) -> Result<Write, Respo
         return Err(Problem::unsupported_media_type(header("content-type"))
             .respond(&mut log, "unsupported_media_type"));
     }
-    let event = ops_events::parse_event(request.body).map_err(|e| match e.kind() {
+    let event = ops_events::parse_event(request.body, now).map_err(|e| match e.kind() {
         ops_events::ErrorKind::NotJson(_) => Problem::not_json(&e).respond(&mut log, "not_json"),
         _ => Problem::invalid(&e).respond(&mut log, "invalid"),
     })?;
@@ -188,9 +192,24 @@ fn plan(config: &Config, request: &Request<'_>, now: i64) -> Result<Write, Respo
     let event_json = serde_json::to_string(&event).map_err(|_| {
         Problem::unavailable("the event could not be encoded").respond(&mut log, "encode_failed")
     })?;
+    // The ordering key: Odoo's own date of the change or, for the seed's
+    // undated project_created, the moment the sender signed the delivery.
+    let occurred_at = event
+        .occurred_at()
+        .or_else(|| OccurredAt::from_unix(verified.timestamp))
+        .map(|at| at.to_rfc3339())
+        .ok_or_else(|| {
+            Problem::unavailable("the event's date could not be encoded")
+                .respond(&mut log, "encode_failed")
+        })?;
     Ok(Write {
         sql: INGEST_SQL.to_owned(),
-        params: vec![verified.id.clone(), sha256_hex(request.body), event_json],
+        params: vec![
+            verified.id.clone(),
+            sha256_hex(request.body),
+            event_json,
+            occurred_at,
+        ],
         webhook_id: verified.id,
         event_type: event.event_type().to_owned(),
         project_id: event.project_id().as_str().to_owned(),
@@ -218,16 +237,40 @@ fn sha256_hex(bytes: &[u8]) -> String {
     text
 }
 
-/// What `ops.ingest_event` answers.
+/// What `ops.ingest_event` answers: `{"result": …, "effect": …}`, with
+/// `"replayed": true` when the delivery had been applied before.
 #[derive(Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-enum Outcome {
-    /// The event took effect now.
-    Applied { created: bool },
-    /// The same delivery was applied before; this is its original outcome.
-    Replayed { created: bool },
+struct Outcome {
+    result: OutcomeResult,
+    #[serde(default)]
+    effect: Option<Effect>,
+    #[serde(default)]
+    replayed: bool,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum OutcomeResult {
+    /// The event changed the project.
+    Applied,
+    /// A later change of the same part of the project was already applied;
+    /// this one is recorded and has no effect.
+    Stale,
+    /// The project is not known yet (its `project_created` has not arrived);
+    /// the event is kept and applied when it does.
+    Deferred,
     /// The `webhook-id` was used before with a different body.
     Conflict,
+}
+
+#[derive(Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Effect {
+    Created,
+    Updated,
+    Archived,
+    Unarchived,
+    Deleted,
 }
 
 /// Turns the database's answer to a [`Write`] into the response.
@@ -237,12 +280,8 @@ pub fn complete(write: &Write, outcome: &str) -> Response {
         event_type: Some(write.event_type.clone()),
         ..LogFields::default()
     };
-    let (created, replayed) = match serde_json::from_str::<Outcome>(outcome) {
-        Ok(Outcome::Applied { created }) => (created, false),
-        Ok(Outcome::Replayed { created }) => (created, true),
-        Ok(Outcome::Conflict) => {
-            return Problem::conflict(&write.webhook_id).respond(&mut log, "conflict")
-        }
+    let outcome = match serde_json::from_str::<Outcome>(outcome) {
+        Ok(outcome) => outcome,
         // The function and the database disagree on the protocol: a deploy
         // mismatch. 503 keeps the event at the sender until it is fixed.
         Err(_) => {
@@ -250,20 +289,38 @@ pub fn complete(write: &Write, outcome: &str) -> Response {
                 .respond(&mut log, "unexpected_outcome")
         }
     };
+    let (status, result) = match (outcome.result, outcome.effect) {
+        (OutcomeResult::Conflict, _) => {
+            return Problem::conflict(&write.webhook_id).respond(&mut log, "conflict")
+        }
+        (OutcomeResult::Applied, Some(effect)) => (200, serde_json::to_value(effect).unwrap_or_default()),
+        (OutcomeResult::Applied, None) => {
+            return Problem::unavailable("the database answered in an unexpected form")
+                .respond(&mut log, "unexpected_outcome")
+        }
+        (OutcomeResult::Stale, _) => (200, "stale".into()),
+        // Accepted, not yet in effect: 202 says exactly that.
+        (OutcomeResult::Deferred, _) => (202, "deferred".into()),
+    };
     let body = serde_json::json!({
         "webhook_id": write.webhook_id,
         "event_type": write.event_type,
         "project_id": write.project_id,
-        "result": if created { "created" } else { "updated" },
+        "result": result,
     });
-    log.outcome = if replayed { "replayed" } else { "applied" };
-    log.status = 200;
+    log.outcome = match (outcome.replayed, outcome.result) {
+        (true, _) => "replayed",
+        (false, OutcomeResult::Stale) => "stale",
+        (false, OutcomeResult::Deferred) => "deferred",
+        (false, _) => "applied",
+    };
+    log.status = status;
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-    if replayed {
+    if outcome.replayed {
         headers.push(("idempotent-replayed".to_owned(), "true".to_owned()));
     }
     Response {
-        status: 200,
+        status,
         headers,
         body: body.to_string(),
         log,

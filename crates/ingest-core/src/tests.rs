@@ -4,7 +4,7 @@ use serde_json::Value;
 use webhook_auth::{sign, SecretKey};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const NOW: i64 = 1_700_000_000;
+const NOW: i64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 const SEED: &str = r#"{"event_type":"project_created","project_id":"odoo-42","name":"Alpha","odoo_version":"19.0"}"#;
 
 fn signed_headers(body: &[u8], id: &str, ts: i64) -> BTreeMap<String, String> {
@@ -66,6 +66,19 @@ fn the_seed_event_becomes_one_write() {
     let event: Value = serde_json::from_str(&write.params[2]).unwrap();
     assert_eq!(event, serde_json::from_str::<Value>(SEED).unwrap());
     assert!(write.sql.contains("ops.ingest_event"));
+    // The seed's event has no date: the delivery's timestamp orders it.
+    assert_eq!(write.params[3], "2023-11-14T22:13:20Z");
+}
+
+#[test]
+fn a_dated_event_is_ordered_by_its_own_date() {
+    let body = br#"{"event_type":"project_archived","project_id":"odoo-42","occurred_at":"2023-11-14T22:00:00.25+01:00"}"#;
+    let headers = signed_headers(body, "msg_2", NOW);
+    let Decision::Apply { write } = run("POST", &headers, body) else {
+        panic!("expected a write")
+    };
+    assert_eq!(write.event_type, "project_archived");
+    assert_eq!(write.params[3], "2023-11-14T21:00:00.25Z");
 }
 
 #[test]
@@ -193,14 +206,14 @@ fn write() -> Write {
 #[test]
 fn outcomes_map_to_responses() {
     let w = write();
-    let applied = complete(&w, r#"{"result":"applied","created":true}"#);
+    let applied = complete(&w, r#"{"result":"applied","effect":"created"}"#);
     assert_eq!(applied.status, 200);
     let body: Value = serde_json::from_str(&applied.body).unwrap();
     assert_eq!(body["result"], "created");
     assert_eq!(body["project_id"], "odoo-42");
     assert_eq!(applied.log.outcome, "applied");
 
-    let replayed = complete(&w, r#"{"result":"replayed","created":true}"#);
+    let replayed = complete(&w, r#"{"result":"applied","effect":"created","replayed":true}"#);
     assert_eq!(replayed.status, 200);
     assert_eq!(
         replayed.body, applied.body,
@@ -212,6 +225,15 @@ fn outcomes_map_to_responses() {
 
     assert_eq!(complete(&w, r#"{"result":"conflict"}"#).status, 409);
     assert_eq!(complete(&w, "nonsense").status, 503);
+    assert_eq!(complete(&w, r#"{"result":"applied"}"#).status, 503);
+
+    let stale = complete(&w, r#"{"result":"stale"}"#);
+    assert_eq!((stale.status, stale.log.outcome), (200, "stale"));
+    assert!(stale.body.contains(r#""result":"stale""#));
+    let deferred = complete(&w, r#"{"result":"deferred"}"#);
+    assert_eq!((deferred.status, deferred.log.outcome), (202, "deferred"));
+    let replayed_deferred = complete(&w, r#"{"result":"deferred","replayed":true}"#);
+    assert_eq!((replayed_deferred.status, replayed_deferred.log.outcome), (202, "replayed"));
 }
 
 #[test]
@@ -237,7 +259,7 @@ fn database_failures_are_retryable_unless_the_data_is_refused() {
 #[test]
 fn log_fields_never_hold_the_body_or_secret() {
     let w = write();
-    let r = complete(&w, r#"{"result":"applied","created":true}"#);
+    let r = complete(&w, r#"{"result":"applied","effect":"created"}"#);
     let log = serde_json::to_string(&r.log).unwrap();
     assert!(!log.contains("Alpha"), "{log}");
     assert!(!log.contains("whsec_"), "{log}");

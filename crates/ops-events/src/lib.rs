@@ -10,11 +10,13 @@
 //! ```
 //! use ops_events::{parse_event, Event};
 //!
+//! let now = 1_795_000_000; // the receiver's clock, Unix seconds
 //! let body = br#"{"event_type":"project_created","project_id":"odoo-42","name":"Alpha","odoo_version":"19.0"}"#;
-//! let Event::ProjectCreated(project) = parse_event(body).unwrap();
-//! assert_eq!(project.project_id.as_str(), "odoo-42");
+//! let event = parse_event(body, now).unwrap();
+//! assert_eq!(event.project_id().as_str(), "odoo-42");
+//! assert!(matches!(event, Event::ProjectCreated(_)));
 //!
-//! let err = parse_event(br#"{"event_type":"project_created","project_id":"42"}"#).unwrap_err();
+//! let err = parse_event(br#"{"event_type":"project_created","project_id":"42"}"#, now).unwrap_err();
 //! let fields: Vec<&str> = err.violations().iter().map(|v| v.field.as_str()).collect();
 //! assert_eq!(fields, ["project_id", "name", "odoo_version"]);
 //! ```
@@ -22,18 +24,34 @@
 
 mod rules;
 
-pub use rules::{OdooVersion, ProjectId, ProjectName};
+pub use rules::{OccurredAt, OdooVersion, ProjectId, ProjectName, FUTURE_TOLERANCE_SECONDS};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
 /// One event from Odoo, validated.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// Events carry the project's state rather than a difference from the last
+/// event, so a redelivered, late or reordered event can be judged on its own:
+/// each part of a project's state (its name and series; whether it is active;
+/// whether it exists) takes the value of the latest change Odoo made to it,
+/// ordered by `occurred_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "event_type", rename_all = "snake_case")]
 pub enum Event {
-    /// A project was created in Odoo (the seed's `project_created`).
+    /// A project was created in Odoo: the seed's `project_created`.
     ProjectCreated(ProjectCreated),
+    /// A project's name or series changed in Odoo; carries both, as they are now.
+    ProjectUpdated(ProjectUpdated),
+    /// A project was archived in Odoo (`active` became false).
+    ProjectArchived(ProjectChange),
+    /// An archived project was restored in Odoo (`active` became true).
+    ProjectUnarchived(ProjectChange),
+    /// A project was deleted in Odoo. The control plane keeps its row, marked
+    /// deleted, because runs, backups and approvals still refer to it.
+    ProjectDeleted(ProjectChange),
 }
 
 impl Event {
@@ -41,6 +59,10 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::ProjectCreated(_) => "project_created",
+            Event::ProjectUpdated(_) => "project_updated",
+            Event::ProjectArchived(_) => "project_archived",
+            Event::ProjectUnarchived(_) => "project_unarchived",
+            Event::ProjectDeleted(_) => "project_deleted",
         }
     }
 
@@ -48,12 +70,28 @@ impl Event {
     pub fn project_id(&self) -> &ProjectId {
         match self {
             Event::ProjectCreated(e) => &e.project_id,
+            Event::ProjectUpdated(e) => &e.project_id,
+            Event::ProjectArchived(e) | Event::ProjectUnarchived(e) | Event::ProjectDeleted(e) => {
+                &e.project_id
+            }
+        }
+    }
+
+    /// When the change happened in Odoo, if the event says.
+    pub fn occurred_at(&self) -> Option<OccurredAt> {
+        match self {
+            Event::ProjectCreated(e) => e.occurred_at,
+            Event::ProjectUpdated(e) => Some(e.occurred_at),
+            Event::ProjectArchived(e) | Event::ProjectUnarchived(e) | Event::ProjectDeleted(e) => {
+                Some(e.occurred_at)
+            }
         }
     }
 }
 
-/// `project_created`: exactly the seed's shape.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// `project_created`: exactly the seed's shape, plus an optional `occurred_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ProjectCreated {
     /// The external id of the Odoo project, `odoo-<id>`.
     pub project_id: ProjectId,
@@ -61,13 +99,74 @@ pub struct ProjectCreated {
     pub name: ProjectName,
     /// The Odoo series the project runs, such as `19.0`.
     pub odoo_version: OdooVersion,
+    /// When Odoo created the project. Optional, as the seed's event has no
+    /// date; without it the delivery's `webhook-timestamp` stands in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<OccurredAt>,
+}
+
+/// `project_updated`: the project's name and series as they are now in Odoo.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProjectUpdated {
+    /// The external id of the Odoo project, `odoo-<id>`.
+    pub project_id: ProjectId,
+    /// The project's name in Odoo.
+    pub name: ProjectName,
+    /// The Odoo series the project runs.
+    pub odoo_version: OdooVersion,
+    /// When Odoo made the change (its `write_date`).
+    pub occurred_at: OccurredAt,
+}
+
+/// `project_archived`, `project_unarchived`, `project_deleted`: which
+/// project, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProjectChange {
+    /// The external id of the Odoo project, `odoo-<id>`.
+    pub project_id: ProjectId,
+    /// When Odoo made the change.
+    pub occurred_at: OccurredAt,
 }
 
 /// The event types this receiver knows.
-pub const EVENT_TYPES: &[&str] = &["project_created"];
+pub const EVENT_TYPES: &[&str] = &[
+    "project_created",
+    "project_updated",
+    "project_archived",
+    "project_unarchived",
+    "project_deleted",
+];
+
+/// The JSON Schema of every event, generated from the types above. The
+/// committed copy (`schemas/ops-ingest-events.schema.json`) is checked
+/// against it by a test.
+pub fn json_schema() -> Value {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Event>();
+    let mut value = schema.to_value();
+    if let Value::Object(object) = &mut value {
+        object.insert(
+            "$id".to_owned(),
+            Value::from("urn:odooops:schema:ops-ingest-events"),
+        );
+        object.insert(
+            "description".to_owned(),
+            Value::from(
+                "The events Odoo sends to ops-ingest. Every field is required unless marked optional; no other fields are accepted.",
+            ),
+        );
+    }
+    value
+}
 
 /// Parses and validates one event body.
-pub fn parse_event(body: &[u8]) -> Result<Event, Error> {
+///
+/// `now` is the receiver's clock in Unix seconds, used to refuse an
+/// `occurred_at` too far in the future.
+pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
     let value: Value = serde_json::from_slice(body).map_err(|e| Error {
         kind: ErrorKind::NotJson(e.to_string()),
     })?;
@@ -95,23 +194,62 @@ pub fn parse_event(body: &[u8]) -> Result<Event, Error> {
     let Some(event_type) = event_type else {
         return Err(Error::invalid(fields.violations));
     };
+    let occurred_at = |v: &Value| match v.as_str() {
+        Some(text) => OccurredAt::parse(text, now),
+        None => Err(("type", format!("expected a string, got {}", type_name(v)))),
+    };
+    let project_id = fields.required("project_id", string(ProjectId::parse));
     let event = match event_type.as_str() {
-        "project_created" => {
-            let project_id = fields.required("project_id", string(ProjectId::parse));
+        "project_created" | "project_updated" => {
             let name = fields.required("name", string(ProjectName::parse));
             let odoo_version = fields.required("odoo_version", string(OdooVersion::parse));
-            fields.reject_unknown(&["event_type", "project_id", "name", "odoo_version"]);
-            match (project_id, name, odoo_version) {
-                (Some(project_id), Some(name), Some(odoo_version))
-                    if fields.violations.is_empty() =>
-                {
-                    Event::ProjectCreated(ProjectCreated {
-                        project_id,
-                        name,
-                        odoo_version,
-                    })
+            let at = if event_type == "project_created" {
+                fields.optional("occurred_at", occurred_at)
+            } else {
+                fields.required("occurred_at", occurred_at).map(Some)
+            };
+            fields.reject_unknown(&["event_type", "project_id", "name", "odoo_version", "occurred_at"]);
+            match (project_id, name, odoo_version, at) {
+                (Some(project_id), Some(name), Some(odoo_version), Some(at)) if fields.ok() => {
+                    if event_type == "project_created" {
+                        Event::ProjectCreated(ProjectCreated {
+                            project_id,
+                            name,
+                            odoo_version,
+                            occurred_at: at,
+                        })
+                    } else {
+                        match at {
+                            Some(occurred_at) => Event::ProjectUpdated(ProjectUpdated {
+                                project_id,
+                                name,
+                                odoo_version,
+                                occurred_at,
+                            }),
+                            None => return Err(Error::invalid(fields.violations)),
+                        }
+                    }
                 }
                 _ => return Err(Error::invalid(fields.violations)),
+            }
+        }
+        "project_archived" | "project_unarchived" | "project_deleted" => {
+            let at = fields.required("occurred_at", occurred_at);
+            fields.reject_unknown(&["event_type", "project_id", "occurred_at"]);
+            let (Some(project_id), Some(occurred_at)) = (project_id, at) else {
+                return Err(Error::invalid(fields.violations));
+            };
+            if !fields.ok() {
+                return Err(Error::invalid(fields.violations));
+            }
+            let change = ProjectChange {
+                project_id,
+                occurred_at,
+            };
+            match event_type.as_str() {
+                "project_archived" => Event::ProjectArchived(change),
+                "project_unarchived" => Event::ProjectUnarchived(change),
+                _ => Event::ProjectDeleted(change),
             }
         }
         other => {
@@ -184,6 +322,24 @@ impl<'a> Fields<'a> {
                 }
             },
         }
+    }
+
+    /// Like [`Fields::required`], but an absent or null field is
+    /// `Some(None)` (Odoo's Python sends `None` as null); a present but broken
+    /// one is `None`.
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        rule: impl Fn(&Value) -> Result<T, (&'static str, String)>,
+    ) -> Option<Option<T>> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self.required(name, rule).map(Some),
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.violations.is_empty()
     }
 
     fn reject_unknown(&mut self, known: &[&str]) {
@@ -287,10 +443,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const NOW: i64 = 1_795_000_000; // 2026-11-18T08:53:20Z
+
     const SEED: &str = r#"{"event_type":"project_created","project_id":"odoo-42","name":"Alpha","odoo_version":"19.0"}"#;
 
     fn violations(body: &str) -> Vec<(String, &'static str)> {
-        parse_event(body.as_bytes())
+        parse_event(body.as_bytes(), NOW)
             .unwrap_err()
             .violations()
             .iter()
@@ -300,7 +458,9 @@ mod tests {
 
     #[test]
     fn accepts_the_seed_payload() {
-        let Event::ProjectCreated(p) = parse_event(SEED.as_bytes()).unwrap();
+        let Event::ProjectCreated(p) = parse_event(SEED.as_bytes(), NOW).unwrap() else {
+            panic!("expected project_created")
+        };
         assert_eq!(p.project_id.as_str(), "odoo-42");
         assert_eq!(p.name.as_str(), "Alpha");
         assert_eq!(p.odoo_version.as_str(), "19.0");
@@ -308,7 +468,7 @@ mod tests {
 
     #[test]
     fn serializes_back_to_the_seed_shape() {
-        let event = parse_event(SEED.as_bytes()).unwrap();
+        let event = parse_event(SEED.as_bytes(), NOW).unwrap();
         let again: Value = serde_json::to_value(&event).unwrap();
         let seed: Value = serde_json::from_str(SEED).unwrap();
         assert_eq!(again, seed);
@@ -317,7 +477,7 @@ mod tests {
     #[test]
     fn not_json_is_its_own_kind() {
         for body in ["", "{", "odoo", "{\"a\":}"] {
-            let err = parse_event(body.as_bytes()).unwrap_err();
+            let err = parse_event(body.as_bytes(), NOW).unwrap_err();
             assert!(matches!(err.kind(), ErrorKind::NotJson(_)), "{body:?}");
         }
     }
@@ -363,7 +523,7 @@ mod tests {
 
     #[test]
     fn messages_name_the_field() {
-        let err = parse_event(br#"{"event_type":"project_created","project_id":"abc","name":"A","odoo_version":"19.0"}"#)
+        let err = parse_event(br#"{"event_type":"project_created","project_id":"abc","name":"A","odoo_version":"19.0"}"#, NOW)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -372,10 +532,80 @@ mod tests {
         assert_eq!(err.violations()[0].pointer, "#/project_id");
     }
 
+    #[test]
+    fn the_project_lifecycle_events() {
+        let at = "2026-11-18T08:00:00.5Z";
+        let updated = format!(
+            r#"{{"event_type":"project_updated","project_id":"odoo-7","name":"Beta","odoo_version":"18.0","occurred_at":"{at}"}}"#
+        );
+        let Event::ProjectUpdated(u) = parse_event(updated.as_bytes(), NOW).unwrap() else {
+            panic!("expected project_updated")
+        };
+        assert_eq!((u.name.as_str(), u.occurred_at.to_rfc3339().as_str()), ("Beta", "2026-11-18T08:00:00.5Z"));
+        for (event_type, expect) in [
+            ("project_archived", "project_archived"),
+            ("project_unarchived", "project_unarchived"),
+            ("project_deleted", "project_deleted"),
+        ] {
+            let body = format!(r#"{{"event_type":"{event_type}","project_id":"odoo-7","occurred_at":"{at}"}}"#);
+            let event = parse_event(body.as_bytes(), NOW).unwrap();
+            assert_eq!(event.event_type(), expect);
+            assert_eq!(event.project_id().as_str(), "odoo-7");
+            assert!(event.occurred_at().is_some());
+        }
+    }
+
+    #[test]
+    fn occurred_at_is_optional_only_for_project_created() {
+        assert_eq!(parse_event(SEED.as_bytes(), NOW).unwrap().occurred_at(), None);
+        let null = SEED.replace('}', r#","occurred_at":null}"#);
+        assert_eq!(parse_event(null.as_bytes(), NOW).unwrap().occurred_at(), None);
+        assert_eq!(
+            violations(r#"{"event_type":"project_updated","project_id":"odoo-7","name":"B","odoo_version":"18.0"}"#),
+            vec![("occurred_at".into(), "required")]
+        );
+        assert_eq!(
+            violations(r#"{"event_type":"project_archived","project_id":"odoo-7"}"#),
+            vec![("occurred_at".into(), "required")]
+        );
+        assert_eq!(
+            violations(r#"{"event_type":"project_created","project_id":"odoo-7","name":"B","odoo_version":"18.0","occurred_at":"soon"}"#),
+            vec![("occurred_at".into(), "format")]
+        );
+        assert_eq!(
+            violations(r#"{"event_type":"project_deleted","project_id":"odoo-7","occurred_at":"2099-01-01T00:00:00Z","name":"x"}"#),
+            vec![("occurred_at".into(), "maximum"), ("name".into(), "additionalProperties")]
+        );
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ops-ingest-events.schema.json");
+        let generated = format!("{}\n", serde_json::to_string_pretty(&json_schema()).unwrap());
+        if std::env::var_os("OPS_BLESS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "schemas/ops-ingest-events.schema.json is out of date: regenerate it with `OPS_BLESS=1 cargo test -p ops-events`"
+        );
+    }
+
+    #[test]
+    fn the_json_schema_names_every_event_and_closes_objects() {
+        let schema = json_schema().to_string();
+        for event_type in EVENT_TYPES {
+            assert!(schema.contains(&format!("\"{event_type}\"")), "{event_type}");
+        }
+        assert!(schema.contains("\"additionalProperties\":false"), "{schema}");
+        assert!(schema.contains("^odoo-[1-9][0-9]{0,17}$"));
+    }
+
     proptest! {
         #[test]
         fn never_panics_on_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = parse_event(&body);
+            let _ = parse_event(&body, NOW);
         }
 
         #[test]
@@ -389,7 +619,7 @@ mod tests {
                 object.insert("event_type".into(), Value::from(t));
             }
             let body = serde_json::to_vec(&object).unwrap();
-            if let Err(err) = parse_event(&body) {
+            if let Err(err) = parse_event(&body, NOW) {
                 prop_assert!(!err.violations().is_empty());
             }
         }

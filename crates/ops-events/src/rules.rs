@@ -4,7 +4,11 @@
 //! last line of defence, this is the first, and it is the one that can explain
 //! itself to the sender.
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
+use std::borrow::Cow;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// A rule failure: the JSON Schema name of the rule and a sentence.
 pub(crate) type RuleError = (&'static str, String);
@@ -108,6 +112,130 @@ impl OdooVersion {
     }
 }
 
+/// When Odoo made the change an event reports (Odoo's `write_date`), as an
+/// RFC 3339 timestamp. It orders a project's events: the latest change wins,
+/// whatever order the deliveries arrive in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OccurredAt(OffsetDateTime);
+
+/// How far past the receiver's clock an `occurred_at` may be, in seconds: the
+/// same tolerance as the delivery's own timestamp. A change dated further in
+/// the future would win against every real change that follows it.
+pub const FUTURE_TOLERANCE_SECONDS: i64 = 5 * 60;
+
+/// The earliest accepted `occurred_at`: older dates are clock errors.
+const EARLIEST_UNIX: i64 = 946_684_800; // 2000-01-01T00:00:00Z
+
+impl OccurredAt {
+    pub(crate) fn parse(text: &str, now: i64) -> Result<OccurredAt, RuleError> {
+        let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+            (
+                "format",
+                format!(
+                    "expected an RFC 3339 date-time such as \"2026-11-26T10:00:00.123456Z\", got {}",
+                    quoted(text)
+                ),
+            )
+        })?;
+        let unix = at.unix_timestamp();
+        if unix < EARLIEST_UNIX {
+            return Err(("minimum", format!("must not be before 2000-01-01, got {}", quoted(text))));
+        }
+        if unix > now.saturating_add(FUTURE_TOLERANCE_SECONDS) {
+            return Err((
+                "maximum",
+                format!(
+                    "is more than {FUTURE_TOLERANCE_SECONDS} seconds in the future; check the sender's clock"
+                ),
+            ));
+        }
+        Ok(OccurredAt(at.to_offset(time::UtcOffset::UTC)))
+    }
+
+    /// The moment given as Unix seconds, for events that carry no date of
+    /// their own (the seed's `project_created`): the delivery's timestamp.
+    pub fn from_unix(seconds: i64) -> Option<OccurredAt> {
+        OffsetDateTime::from_unix_timestamp(seconds).ok().map(OccurredAt)
+    }
+
+    /// The moment in RFC 3339, in UTC, with its sub-second digits.
+    pub fn to_rfc3339(&self) -> String {
+        // Formatting a UTC date between the years 2000 and 9999 cannot fail;
+        // the fallback is never reached but keeps this free of panics.
+        self.0
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| self.0.unix_timestamp().to_string())
+    }
+}
+
+impl Serialize for OccurredAt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl JsonSchema for OccurredAt {
+    fn schema_name() -> Cow<'static, str> {
+        "OccurredAt".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "When Odoo made the change (its write_date), RFC 3339. Orders a project's events: the latest change wins. At most 5 minutes ahead of the receiver's clock.",
+            "examples": ["2026-11-26T10:00:00.123456Z"]
+        })
+    }
+}
+
+impl JsonSchema for ProjectId {
+    fn schema_name() -> Cow<'static, str> {
+        "ProjectId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^odoo-[1-9][0-9]{0,17}$",
+            "description": "External id of the Odoo project: odoo-<id of project.project>.",
+            "examples": ["odoo-42"]
+        })
+    }
+}
+
+impl JsonSchema for ProjectName {
+    fn schema_name() -> Cow<'static, str> {
+        "ProjectName".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME_CHARS,
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            "description": "The project's name in Odoo: not blank, no control characters.",
+            "examples": ["Alpha"]
+        })
+    }
+}
+
+impl JsonSchema for OdooVersion {
+    fn schema_name() -> Cow<'static, str> {
+        "OdooVersion".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^(saas~)?[0-9]{1,3}\\.[0-9]{1,2}$",
+            "description": "The Odoo series the project runs.",
+            "examples": ["19.0", "saas~18.3"]
+        })
+    }
+}
+
 fn digits(text: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     len.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -187,6 +315,36 @@ mod tests {
         ] {
             assert_eq!(OdooVersion::parse(bad).unwrap_err().0, "pattern", "{bad:?}");
         }
+    }
+
+    const NOW: i64 = 1_795_000_000; // 2026-11-18
+
+    #[test]
+    fn occurred_at() {
+        for ok in ["2026-11-18T08:00:00Z", "2026-11-18T08:00:00.123456Z", "2026-11-18T10:00:00+02:00", "2000-01-01T00:00:00Z"] {
+            assert!(OccurredAt::parse(ok, NOW).is_ok(), "{ok}");
+        }
+        for (bad, rule) in [
+            ("", "format"),
+            ("2026-11-18", "format"),
+            ("2026-11-18 08:00:00", "format"),
+            ("2026-11-18T08:00:00", "format"),
+            ("yesterday", "format"),
+            ("1999-12-31T23:59:59Z", "minimum"),
+            ("2030-01-01T00:00:00Z", "maximum"),
+        ] {
+            assert_eq!(OccurredAt::parse(bad, NOW).unwrap_err().0, rule, "{bad:?}");
+        }
+        let edge = OccurredAt::from_unix(NOW + FUTURE_TOLERANCE_SECONDS).unwrap().to_rfc3339();
+        assert!(OccurredAt::parse(&edge, NOW).is_ok(), "{edge}");
+    }
+
+    #[test]
+    fn occurred_at_is_normalised_to_utc() {
+        let a = OccurredAt::parse("2026-11-18T10:00:00+02:00", NOW).unwrap();
+        let b = OccurredAt::parse("2026-11-18T08:00:00Z", NOW).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_rfc3339(), "2026-11-18T08:00:00Z");
     }
 
     #[test]

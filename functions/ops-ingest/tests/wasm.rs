@@ -46,7 +46,7 @@ fn a_signed_seed_event_becomes_a_write_and_then_a_200() {
     assert_eq!(plain["action"], "apply");
     assert_eq!(plain["write"]["params"][0], "msg_1");
     let write = js(&plain["write"]);
-    let response = rust(ingest.complete(write, r#"{"result":"applied","created":true}"#));
+    let response = rust(ingest.complete(write, r#"{"result":"applied","effect":"created"}"#));
     assert_eq!(response["status"], 200);
     assert_eq!(
         response["headers"][0],
