@@ -602,7 +602,43 @@ mod tests {
         assert!(schema.contains("^odoo-[1-9][0-9]{0,17}$"));
     }
 
+    /// Any JSON value, nested a few levels, with the event's field names
+    /// likely to appear so the validation paths are reached.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+            prop::sample::select(EVENT_TYPES).prop_map(Value::from),
+            Just(Value::from("odoo-42")),
+            Just(Value::from("2026-11-18T08:00:00Z")),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            let key = prop_oneof![
+                prop::sample::select(vec!["event_type", "project_id", "name", "odoo_version", "occurred_at"])
+                    .prop_map(str::to_owned),
+                ".{0,12}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(key, inner, 0..7)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
+        #[test]
+        fn never_panics_on_json_values(value in any_json()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            match parse_event(&body, NOW) {
+                Ok(event) => prop_assert!(EVENT_TYPES.contains(&event.event_type())),
+                Err(err) => prop_assert!(!err.violations().is_empty()),
+            }
+        }
+
         #[test]
         fn never_panics_on_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse_event(&body, NOW);
