@@ -66,11 +66,11 @@ begin
         if not found then
             insert into ops.projects (project_id, name, odoo_version, described_at, described_by)
             values (v_id, p_event ->> 'name', p_event ->> 'odoo_version', p_occurred_at, p_webhook_id);
-            return '{"result":"applied","effect":"created"}';
+            return '{"result":"applied","effect":"created"}'::jsonb;
         end if;
         if v_project.deleted_at is not null
            or (p_occurred_at, p_webhook_id) <= (v_project.described_at, v_project.described_by) then
-            return '{"result":"stale"}';
+            return '{"result":"stale"}'::jsonb;
         end if;
         update ops.projects
            set name = p_event ->> 'name',
@@ -78,7 +78,7 @@ begin
                described_at = p_occurred_at,
                described_by = p_webhook_id
          where project_id = v_id;
-        return '{"result":"applied","effect":"updated"}';
+        return '{"result":"applied","effect":"updated"}'::jsonb;
     end if;
 
     if v_type not in ('project_archived', 'project_unarchived', 'project_deleted') then
@@ -86,18 +86,18 @@ begin
             using errcode = '22023';
     end if;
     if not found then
-        return '{"result":"deferred"}';
+        return '{"result":"deferred"}'::jsonb;
     end if;
     if v_project.deleted_at is not null then
-        return '{"result":"stale"}';
+        return '{"result":"stale"}'::jsonb;
     end if;
     if v_type = 'project_deleted' then
         update ops.projects set deleted_at = p_occurred_at where project_id = v_id;
-        return '{"result":"applied","effect":"deleted"}';
+        return '{"result":"applied","effect":"deleted"}'::jsonb;
     end if;
     if v_project.activity_at is not null
        and (p_occurred_at, p_webhook_id) <= (v_project.activity_at, v_project.activity_by) then
-        return '{"result":"stale"}';
+        return '{"result":"stale"}'::jsonb;
     end if;
     update ops.projects
        set active = (v_type = 'project_unarchived'),
@@ -141,7 +141,7 @@ begin
     if not found then
         select * into strict v_previous from ops.ingest_deliveries where webhook_id = p_webhook_id;
         if v_previous.body_sha256 <> p_body_sha256 then
-            return '{"result":"conflict"}';
+            return '{"result":"conflict"}'::jsonb;
         end if;
         return v_previous.outcome || '{"replayed":true}';
     end if;

@@ -287,10 +287,14 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
     deno_lint.arg("lint");
     checks.push(("deno lint", deno_lint));
     let mut db_lint = stack::supabase_cli(tools, root);
+    // Our schema only: `extensions` holds pgTAP once the pgtap layer ran, and
+    // plpgsql_check finds errors in pgTAP's own version-specific code.
     db_lint
         .args([
             "db",
             "lint",
+            "--schema",
+            "ops",
             "--level",
             "warning",
             "--fail-on",

@@ -293,7 +293,9 @@ pub fn complete(write: &Write, outcome: &str) -> Response {
         (OutcomeResult::Conflict, _) => {
             return Problem::conflict(&write.webhook_id).respond(&mut log, "conflict")
         }
-        (OutcomeResult::Applied, Some(effect)) => (200, serde_json::to_value(effect).unwrap_or_default()),
+        (OutcomeResult::Applied, Some(effect)) => {
+            (200, serde_json::to_value(effect).unwrap_or_default())
+        }
         (OutcomeResult::Applied, None) => {
             return Problem::unavailable("the database answered in an unexpected form")
                 .respond(&mut log, "unexpected_outcome")

@@ -213,7 +213,10 @@ fn outcomes_map_to_responses() {
     assert_eq!(body["project_id"], "odoo-42");
     assert_eq!(applied.log.outcome, "applied");
 
-    let replayed = complete(&w, r#"{"result":"applied","effect":"created","replayed":true}"#);
+    let replayed = complete(
+        &w,
+        r#"{"result":"applied","effect":"created","replayed":true}"#,
+    );
     assert_eq!(replayed.status, 200);
     assert_eq!(
         replayed.body, applied.body,
@@ -233,7 +236,10 @@ fn outcomes_map_to_responses() {
     let deferred = complete(&w, r#"{"result":"deferred"}"#);
     assert_eq!((deferred.status, deferred.log.outcome), (202, "deferred"));
     let replayed_deferred = complete(&w, r#"{"result":"deferred","replayed":true}"#);
-    assert_eq!((replayed_deferred.status, replayed_deferred.log.outcome), (202, "replayed"));
+    assert_eq!(
+        (replayed_deferred.status, replayed_deferred.log.outcome),
+        (202, "replayed")
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod records;
 mod rules;
 
 pub use rules::{OccurredAt, OdooVersion, ProjectId, ProjectName, FUTURE_TOLERANCE_SECONDS};
@@ -208,7 +209,13 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
             } else {
                 fields.required("occurred_at", occurred_at).map(Some)
             };
-            fields.reject_unknown(&["event_type", "project_id", "name", "odoo_version", "occurred_at"]);
+            fields.reject_unknown(&[
+                "event_type",
+                "project_id",
+                "name",
+                "odoo_version",
+                "occurred_at",
+            ]);
             match (project_id, name, odoo_version, at) {
                 (Some(project_id), Some(name), Some(odoo_version), Some(at)) if fields.ok() => {
                     if event_type == "project_created" {
@@ -541,13 +548,18 @@ mod tests {
         let Event::ProjectUpdated(u) = parse_event(updated.as_bytes(), NOW).unwrap() else {
             panic!("expected project_updated")
         };
-        assert_eq!((u.name.as_str(), u.occurred_at.to_rfc3339().as_str()), ("Beta", "2026-11-18T08:00:00.5Z"));
+        assert_eq!(
+            (u.name.as_str(), u.occurred_at.to_rfc3339().as_str()),
+            ("Beta", "2026-11-18T08:00:00.5Z")
+        );
         for (event_type, expect) in [
             ("project_archived", "project_archived"),
             ("project_unarchived", "project_unarchived"),
             ("project_deleted", "project_deleted"),
         ] {
-            let body = format!(r#"{{"event_type":"{event_type}","project_id":"odoo-7","occurred_at":"{at}"}}"#);
+            let body = format!(
+                r#"{{"event_type":"{event_type}","project_id":"odoo-7","occurred_at":"{at}"}}"#
+            );
             let event = parse_event(body.as_bytes(), NOW).unwrap();
             assert_eq!(event.event_type(), expect);
             assert_eq!(event.project_id().as_str(), "odoo-7");
@@ -557,11 +569,19 @@ mod tests {
 
     #[test]
     fn occurred_at_is_optional_only_for_project_created() {
-        assert_eq!(parse_event(SEED.as_bytes(), NOW).unwrap().occurred_at(), None);
-        let null = SEED.replace('}', r#","occurred_at":null}"#);
-        assert_eq!(parse_event(null.as_bytes(), NOW).unwrap().occurred_at(), None);
         assert_eq!(
-            violations(r#"{"event_type":"project_updated","project_id":"odoo-7","name":"B","odoo_version":"18.0"}"#),
+            parse_event(SEED.as_bytes(), NOW).unwrap().occurred_at(),
+            None
+        );
+        let null = SEED.replace('}', r#","occurred_at":null}"#);
+        assert_eq!(
+            parse_event(null.as_bytes(), NOW).unwrap().occurred_at(),
+            None
+        );
+        assert_eq!(
+            violations(
+                r#"{"event_type":"project_updated","project_id":"odoo-7","name":"B","odoo_version":"18.0"}"#
+            ),
             vec![("occurred_at".into(), "required")]
         );
         assert_eq!(
@@ -569,19 +589,32 @@ mod tests {
             vec![("occurred_at".into(), "required")]
         );
         assert_eq!(
-            violations(r#"{"event_type":"project_created","project_id":"odoo-7","name":"B","odoo_version":"18.0","occurred_at":"soon"}"#),
+            violations(
+                r#"{"event_type":"project_created","project_id":"odoo-7","name":"B","odoo_version":"18.0","occurred_at":"soon"}"#
+            ),
             vec![("occurred_at".into(), "format")]
         );
         assert_eq!(
-            violations(r#"{"event_type":"project_deleted","project_id":"odoo-7","occurred_at":"2099-01-01T00:00:00Z","name":"x"}"#),
-            vec![("occurred_at".into(), "maximum"), ("name".into(), "additionalProperties")]
+            violations(
+                r#"{"event_type":"project_deleted","project_id":"odoo-7","occurred_at":"2099-01-01T00:00:00Z","name":"x"}"#
+            ),
+            vec![
+                ("occurred_at".into(), "maximum"),
+                ("name".into(), "additionalProperties")
+            ]
         );
     }
 
     #[test]
     fn the_committed_json_schema_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ops-ingest-events.schema.json");
-        let generated = format!("{}\n", serde_json::to_string_pretty(&json_schema()).unwrap());
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/ops-ingest-events.schema.json"
+        );
+        let generated = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json_schema()).unwrap()
+        );
         if std::env::var_os("OPS_BLESS").is_some() {
             std::fs::write(path, &generated).unwrap();
         }
@@ -596,9 +629,15 @@ mod tests {
     fn the_json_schema_names_every_event_and_closes_objects() {
         let schema = json_schema().to_string();
         for event_type in EVENT_TYPES {
-            assert!(schema.contains(&format!("\"{event_type}\"")), "{event_type}");
+            assert!(
+                schema.contains(&format!("\"{event_type}\"")),
+                "{event_type}"
+            );
         }
-        assert!(schema.contains("\"additionalProperties\":false"), "{schema}");
+        assert!(
+            schema.contains("\"additionalProperties\":false"),
+            "{schema}"
+        );
         assert!(schema.contains("^odoo-[1-9][0-9]{0,17}$"));
     }
 
@@ -617,8 +656,14 @@ mod tests {
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {
             let key = prop_oneof![
-                prop::sample::select(vec!["event_type", "project_id", "name", "odoo_version", "occurred_at"])
-                    .prop_map(str::to_owned),
+                prop::sample::select(vec![
+                    "event_type",
+                    "project_id",
+                    "name",
+                    "odoo_version",
+                    "occurred_at"
+                ])
+                .prop_map(str::to_owned),
                 ".{0,12}",
             ];
             prop_oneof![

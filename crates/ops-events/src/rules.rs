@@ -139,7 +139,10 @@ impl OccurredAt {
         })?;
         let unix = at.unix_timestamp();
         if unix < EARLIEST_UNIX {
-            return Err(("minimum", format!("must not be before 2000-01-01, got {}", quoted(text))));
+            return Err((
+                "minimum",
+                format!("must not be before 2000-01-01, got {}", quoted(text)),
+            ));
         }
         if unix > now.saturating_add(FUTURE_TOLERANCE_SECONDS) {
             return Err((
@@ -155,7 +158,9 @@ impl OccurredAt {
     /// The moment given as Unix seconds, for events that carry no date of
     /// their own (the seed's `project_created`): the delivery's timestamp.
     pub fn from_unix(seconds: i64) -> Option<OccurredAt> {
-        OffsetDateTime::from_unix_timestamp(seconds).ok().map(OccurredAt)
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .map(OccurredAt)
     }
 
     /// The moment in RFC 3339, in UTC, with its sub-second digits.
@@ -321,7 +326,12 @@ mod tests {
 
     #[test]
     fn occurred_at() {
-        for ok in ["2026-11-18T08:00:00Z", "2026-11-18T08:00:00.123456Z", "2026-11-18T10:00:00+02:00", "2000-01-01T00:00:00Z"] {
+        for ok in [
+            "2026-11-18T08:00:00Z",
+            "2026-11-18T08:00:00.123456Z",
+            "2026-11-18T10:00:00+02:00",
+            "2000-01-01T00:00:00Z",
+        ] {
             assert!(OccurredAt::parse(ok, NOW).is_ok(), "{ok}");
         }
         for (bad, rule) in [
@@ -335,7 +345,9 @@ mod tests {
         ] {
             assert_eq!(OccurredAt::parse(bad, NOW).unwrap_err().0, rule, "{bad:?}");
         }
-        let edge = OccurredAt::from_unix(NOW + FUTURE_TOLERANCE_SECONDS).unwrap().to_rfc3339();
+        let edge = OccurredAt::from_unix(NOW + FUTURE_TOLERANCE_SECONDS)
+            .unwrap()
+            .to_rfc3339();
         assert!(OccurredAt::parse(&edge, NOW).is_ok(), "{edge}");
     }
 
