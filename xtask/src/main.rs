@@ -20,6 +20,8 @@
 //!   private stack on free ports and runs every test layer (all by default),
 //!   ending with the line `N passed, N failed`. This is what CI runs.
 //! - `cargo xtask install`: installs the pinned tools only.
+//! - `cargo xtask bench [--part micro|instantiate|load]...`: the benchmarks
+//!   of BENCHMARKS.md, with a private stack for the load part; not run by CI.
 //!
 //! Every command first installs what it needs and is missing (the wasm
 //! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs, Deno, the Supabase
@@ -31,6 +33,7 @@
 //! normal exit, the functions server and s3s-fs are killed and PostgreSQL is
 //! stopped with `pg_ctl stop -m fast`.
 
+mod bench;
 mod build;
 mod cmd;
 mod install;
@@ -57,6 +60,7 @@ commands:
   sample                    send a signed sample event to the `dev` stack
   test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno, lint (default: all)
   install                   install the pinned tools only
+  bench [--part <name>]...  run the benchmarks: micro, instantiate, load (default: all)
 ";
 
 /// Stops whatever is still running when `main` ends, even by a panic.
@@ -87,7 +91,7 @@ fn run(mut args: impl Iterator<Item = String>) -> Result<bool> {
     let root = repo_root()?;
     let command = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
-    if command != "test" && !rest.is_empty() {
+    if command != "test" && command != "bench" && !rest.is_empty() {
         bail!("`{command}` takes no arguments\n\n{USAGE}");
     }
     match command.as_str() {
@@ -98,6 +102,7 @@ fn run(mut args: impl Iterator<Item = String>) -> Result<bool> {
         "dev" => dev(&root)?,
         "sample" => sample(&root)?,
         "test" => return test::run(&root, &parse_layers(&rest)?),
+        "bench" => return bench::run(&root, &rest),
         "install" => {
             install::ensure(&root, Scope::Test)?;
             println!(

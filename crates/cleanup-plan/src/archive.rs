@@ -65,7 +65,7 @@ pub struct RowCounts {
 
 /// One object to put into the archive bucket, complete.
 ///
-/// The key is `<table>/<yyyy>/<mm>/<first id>..<last id>.<sha256>.ndjson.gz`,
+/// The key is `<table>/<yyyy>/<mm>/<sha256>.ndjson.gz`,
 /// the month being that of the rows' `finished_at` (runs) or `created_at`
 /// (the rest); a plan makes one object per table and month. Not one per
 /// project: a batch taken oldest first spans every project active that day,
@@ -172,18 +172,19 @@ pub(crate) fn build_object<'a>(
     let year = spec.month_index.div_euclid(12);
     let month = spec.month_index.rem_euclid(12) + 1;
     let month_text = format!("{year:04}-{month:02}");
-    let (first, last) = match (spec.ids.first(), spec.ids.last()) {
-        (Some(first), Some(last)) => (first, last),
-        _ => {
-            return Err(Error::new(
-                ErrorKind::Archive,
-                "",
-                "an archive object needs at least one row",
-            ));
-        }
-    };
+    if spec.ids.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Archive,
+            "",
+            "an archive object needs at least one row",
+        ));
+    }
+    // The digest alone names the object: unique for its content, and short.
+    // Row ids in the name would push it past the 255 bytes a file name may
+    // have on stores backed by a file system (s3s-fs, MinIO on disk); the ids
+    // are in the archive record instead.
     let key = format!(
-        "{}/{year:04}/{month:02}/{first}..{last}.{sha256_hex}.ndjson.gz",
+        "{}/{year:04}/{month:02}/{sha256_hex}.ndjson.gz",
         spec.table.as_str()
     );
     Ok(ArchiveObject {

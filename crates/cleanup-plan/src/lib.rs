@@ -36,7 +36,7 @@
 //! let plan = plan(&input).unwrap();
 //! assert_eq!(plan.delete.runs, ["run-old"]);
 //! assert_eq!(plan.archives.len(), 1);
-//! assert!(plan.archives[0].key.starts_with("runs/2026/08/run-old..run-old."));
+//! assert_eq!(plan.archives[0].key, format!("runs/2026/08/{}.ndjson.gz", plan.archives[0].sha256_hex));
 //! assert_eq!(plan.summary.runs.archived, 1);
 //! assert_eq!(plan.summary.runs.kept, 1);
 //! // Planning again gives the same object, byte for byte.
@@ -108,7 +108,7 @@
 //! * **Lifecycle**: backup locations transition to `GLACIER_IR` after the
 //!   weekly window (see [`LifecycleRule`]); nothing is ever expired by a rule.
 //! * **Archive objects** are keyed
-//!   `<table>/<yyyy>/<mm>/<first id>..<last id>.<sha256>.ndjson.gz`, one per
+//!   `<table>/<yyyy>/<mm>/<sha256>.ndjson.gz`, one per
 //!   table and month of a plan (not per project: see [`ArchiveObject`]),
 //!   compressed with a fixed gzip header (no name, mtime 0) and level.
 //! * **Batches**: a [`Budget`] of rows and bytes; runs and artifacts are

@@ -236,7 +236,7 @@ fn a_known_batch_has_a_known_digest() {
     let digest = plan.archives[0].sha256_hex.clone();
     assert_eq!(
         plan.archives[0].key,
-        format!("runs/2026/01/run-1..run-1.{digest}.ndjson.gz")
+        format!("runs/2026/01/{digest}.ndjson.gz")
     );
     assert_eq!(digest, EXPECTED_DIGEST, "the archive encoding changed");
 }

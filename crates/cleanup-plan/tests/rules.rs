@@ -502,8 +502,10 @@ fn partitions_drop_only_whole_months_past_thirty_days_and_only_when_all_archived
     assert!(!plan.run_event_partitions.drop_now);
     let keys: Vec<&str> = plan.archives.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys.len(), 2);
-    assert!(keys[0].starts_with("run_events/2026/01/5..5."));
-    assert!(keys[1].starts_with("run_events/2026/02/6..7."));
+    assert!(keys[0].starts_with("run_events/2026/01/"));
+    assert!(keys[1].starts_with("run_events/2026/02/"));
+    assert_eq!(plan.archives[0].ids, ["5"]);
+    assert_eq!(plan.archives[1].ids, ["6", "7"]);
     assert_eq!(plan.summary.run_events.archived, 3);
     assert_eq!(plan.summary.run_events.deleted, 0);
     let cursor = plan.resume_after.run_events.clone().unwrap();
@@ -616,16 +618,14 @@ fn objects_are_split_by_month_with_readable_keys() {
     let plan = plan(&input).unwrap();
     let keys: Vec<&str> = plan.archives.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys.len(), 2);
-    assert!(
-        keys[0].starts_with("runs/2026/07/run-d..run-b."),
-        "{}",
-        keys[0]
-    );
-    assert!(keys[1].starts_with("runs/2026/08/run-c..run-c."));
+    assert!(keys[0].starts_with("runs/2026/07/"), "{}", keys[0]);
+    assert!(keys[1].starts_with("runs/2026/08/"), "{}", keys[1]);
+    assert_eq!(plan.archives[0].ids, ["run-d", "run-a", "run-b"]);
+    assert_eq!(plan.archives[1].ids, ["run-c"]);
     for archive in &plan.archives {
         assert!(archive
             .key
-            .ends_with(&format!(".{}.ndjson.gz", archive.sha256_hex)));
+            .ends_with(&format!("/{}.ndjson.gz", archive.sha256_hex)));
         assert_eq!(
             archive.sha256_hex,
             cleanup_plan::sha256_hex(&archive.content)

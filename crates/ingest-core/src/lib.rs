@@ -132,6 +132,9 @@ pub struct LogFields {
     pub outcome: &'static str,
     /// The status code sent.
     pub status: u16,
+    /// PostgreSQL's error code when the database refused or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
 }
 
 // Every parameter is sent as text and cast here, so the driver never guesses
@@ -335,6 +338,7 @@ pub fn database_failed(write: &Write, sqlstate: Option<&str>) -> Response {
     let mut log = LogFields {
         webhook_id: Some(write.webhook_id.clone()),
         event_type: Some(write.event_type.clone()),
+        sqlstate: sqlstate.map(|code| code.chars().take(5).collect()),
         ..LogFields::default()
     };
     match sqlstate {

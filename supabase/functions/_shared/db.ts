@@ -28,3 +28,29 @@ export function db(): postgres.Sql {
 export function sqlstate(error: unknown): string | undefined {
   return error instanceof postgres.PostgresError ? error.code : undefined;
 }
+
+/**
+ * Runs `statement` on the pool, once more if the first try lost its
+ * connection: a pooled connection the server or a pooler dropped is only
+ * noticed when used. Every statement the functions send is idempotent
+ * (ingest is keyed by webhook id, cleanup commits are guarded), so a second
+ * try can only repeat what the first did not do.
+ */
+export async function query<T>(statement: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  try {
+    return await statement(db());
+  } catch (error) {
+    if (!connectionLost(error)) throw error;
+    return await statement(db());
+  }
+}
+
+/**
+ * Whether an error means the connection went away rather than the statement
+ * failed: no answer at all, a connection exception (class 08), or the server
+ * ending the session (57P01-57P03: shutdown, crash, not yet accepting).
+ */
+function connectionLost(error: unknown): boolean {
+  const code = sqlstate(error);
+  return code === undefined || code.startsWith("08") || /^57P0[123]$/.test(code);
+}

@@ -2,7 +2,7 @@
 // module); this shim reads the request, runs the one SQL call it is given,
 // and sends the answer.
 import { Ingest } from "../../../pkg/ops-ingest/ops_ingest.js";
-import { db, sqlstate } from "../_shared/db.ts";
+import { query, sqlstate } from "../_shared/db.ts";
 import { type Decided, readBounded, send } from "../_shared/http.ts";
 
 const ingest = new Ingest(Deno.env.get("OPS_WEBHOOK_SECRET"));
@@ -22,7 +22,7 @@ async function fetch(request: Request): Promise<Response> {
   }
   let decided: Decided;
   try {
-    const [row] = await db().unsafe(decision.write.sql, decision.write.params);
+    const [row] = await query((sql) => sql.unsafe(decision.write.sql, decision.write.params));
     decided = ingest.complete(decision.write, row.outcome);
   } catch (error) {
     decided = ingest.databaseFailed(decision.write, sqlstate(error));

@@ -78,6 +78,17 @@ insert into ops.retention_policies (project_id, target, class, retain_days) valu
 insert into ops.ingest_deliveries (webhook_id, body_sha256, event_type, project_id, outcome) values
     ('msg_matrix', repeat('a', 64), 'project_created', 'odoo-9001', '{}');
 
+-- The cleanup's own bookkeeping: service_role only.
+insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids) values
+    ('runs/2026/01/matrix.ndjson.gz', 'archive', repeat('c', 64), 'runs', 1, 10, '{run-gone0001}', '{odoo-9001}'),
+    ('runs/2026/01/unused.ndjson.gz', 'archive', repeat('e', 64), 'runs', 0, 10, '{}', '{odoo-9001}');
+insert into ops.cleanup_archived_runs (run_id, project_id, object_key) values
+    ('run-gone0001', 'odoo-9001', 'runs/2026/01/matrix.ndjson.gz');
+insert into ops.cleanup_s3_deletes (uri, reason, row_id) values ('s3://dumps/matrix.dump', 'backup_dump', 'x');
+insert into ops.cleanup_holds (run_id, held_until, reason) values ('run-matrix0001', now() + interval '1 day', 'matrix');
+insert into ops.cleanup_checkpoints (name, cursor) values ('matrix', '{}');
+insert into ops.cleanup_leases (name, holder, expires_at) values ('matrix', 'x', now());
+
 -- ---------------------------------------------------------------------------
 -- The matrix. `expect` lists the outcome per principal, in their order:
 -- E = refused with 42501, a number = rows seen (select) or affected.
@@ -176,6 +187,62 @@ insert into cases (tbl, op, sql, expect) values
      $$update ops.backups set size_bytes = 2 where project_id = 'odoo-9001'$$,                     '{E,E,E,E,E,E,1}'),
     ('backups', 'delete',
      $$delete from ops.backups where project_id = 'odoo-9001'$$,                                   '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_archives', 'select',
+     $$select count(*) from ops.cleanup_archives where object_key = 'runs/2026/01/matrix.ndjson.gz'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archives', 'insert',
+     $$insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
+       values ('runs/2026/02/m.ndjson.gz', 'archive', repeat('d', 64), 'runs', 0, 0, '{}', '{}')$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archives', 'update',
+     $$update ops.cleanup_archives set row_count = 2 where object_key = 'runs/2026/01/matrix.ndjson.gz'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archives', 'delete',
+     $$delete from ops.cleanup_archives where object_key = 'runs/2026/01/unused.ndjson.gz'$$, '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_archived_runs', 'select',
+     $$select count(*) from ops.cleanup_archived_runs where run_id = 'run-gone0001'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archived_runs', 'insert',
+     $$insert into ops.cleanup_archived_runs (run_id, project_id, object_key)
+       values ('run-gone0002', 'odoo-9001', 'runs/2026/01/matrix.ndjson.gz')$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archived_runs', 'update',
+     $$update ops.cleanup_archived_runs set deleted_at = now() where run_id = 'run-gone0001'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_archived_runs', 'delete',
+     $$delete from ops.cleanup_archived_runs where run_id = 'run-gone0001'$$, '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_s3_deletes', 'select',
+     $$select count(*) from ops.cleanup_s3_deletes where uri = 's3://dumps/matrix.dump'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_s3_deletes', 'insert',
+     $$insert into ops.cleanup_s3_deletes (uri, reason, row_id) values ('s3://dumps/other.dump', 'backup_dump', 'y')$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_s3_deletes', 'update',
+     $$update ops.cleanup_s3_deletes set reason = 'artifact_blob' where uri = 's3://dumps/matrix.dump'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_s3_deletes', 'delete',
+     $$delete from ops.cleanup_s3_deletes where uri = 's3://dumps/matrix.dump'$$, '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_holds', 'select',
+     $$select count(*) from ops.cleanup_holds where run_id = 'run-matrix0001'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_holds', 'insert',
+     $$insert into ops.cleanup_holds (run_id, held_until, reason) values ('run-matrix0003', now(), 'x')$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_holds', 'update',
+     $$update ops.cleanup_holds set held_until = now() where run_id = 'run-matrix0001'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_holds', 'delete',
+     $$delete from ops.cleanup_holds where run_id = 'run-matrix0001'$$, '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_checkpoints', 'select',
+     $$select count(*) from ops.cleanup_checkpoints where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_checkpoints', 'insert',
+     $$insert into ops.cleanup_checkpoints (name, cursor) values ('matrix2', '{}')$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_checkpoints', 'update',
+     $$update ops.cleanup_checkpoints set cursor = '{"a":1}' where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_checkpoints', 'delete',
+     $$delete from ops.cleanup_checkpoints where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
+
+    ('cleanup_leases', 'select',
+     $$select count(*) from ops.cleanup_leases where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_leases', 'insert',
+     $$insert into ops.cleanup_leases (name, holder, expires_at) values ('matrix2', 'y', now())$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_leases', 'update',
+     $$update ops.cleanup_leases set holder = 'z' where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
+    ('cleanup_leases', 'delete',
+     $$delete from ops.cleanup_leases where name = 'matrix'$$, '{E,E,E,E,E,E,1}'),
 
     ('approvals', 'select',
      $$select count(*) from ops.approvals where project_id = 'odoo-9001'$$,                        '{E,0,1,1,1,1,1}'),

@@ -1,0 +1,211 @@
+// The ingest decision in one `deno bench` run: the Rust in wasm, called the
+// way the shim calls it, next to the TypeScript baseline (ts_baseline.ts),
+// on the signed fixtures of bench/fixtures.ts.
+//
+//   deno run --allow-write bench/fixtures.ts
+//   deno bench --allow-read --allow-env bench/ingest.bench.ts
+//
+// Both sides start where the shim starts: a `Headers` object and the body's
+// bytes. Each iteration is `Object.fromEntries(headers)` → `decide` → reading
+// the fields of the decision the shim reads, so the wasm's boundary crossing
+// (copying the body in, converting the headers and the result) is included.
+import { Ingest } from "../pkg/ops-ingest/ops_ingest.js";
+import { fixturesPath, readFixtures } from "./fixtures.ts";
+import { type Decision, TsIngest } from "./ts_baseline.ts";
+
+interface Decider {
+  decide(
+    method: string,
+    headers: Record<string, string>,
+    body: Uint8Array,
+    bodyComplete: boolean,
+    nowMs: number,
+  ): Decision;
+}
+
+const fixtures = readFixtures(fixturesPath());
+const wasm: Decider = new Ingest(fixtures.secret);
+const ts: Decider = new TsIngest(fixtures.secret);
+
+/** Reads what the shim reads of a decision; returns something to keep. */
+function consume(decision: Decision): number {
+  if (decision.action === "apply") {
+    const { sql, params } = decision.write;
+    return sql.length + params.length + params[params.length - 1].length;
+  }
+  const { status, headers, body, log } = decision.response;
+  return status + headers.length + body.length + Object.keys(log).length;
+}
+
+/** The part of a decision both implementations must agree on. */
+function essence(decision: Decision): unknown {
+  if (decision.action === "apply") {
+    const [id, sha, event, occurred] = decision.write.params;
+    return {
+      action: "apply",
+      id,
+      sha,
+      event: { ...JSON.parse(event), occurred_at: undefined },
+      occurred: Date.parse(occurred),
+    };
+  }
+  const body = JSON.parse(decision.response.body);
+  return {
+    action: "respond",
+    status: decision.response.status,
+    errors: body.errors?.map((v: { field: string; rule: string }) => `${v.field}:${v.rule}`),
+  };
+}
+
+// The decision alone, inside wasm (benches/lib.rs built for wasm by
+// `cargo xtask bench`): the same Rust without any crossing per iteration.
+const probePath = Deno.env.get("OPS_BENCH_PROBE");
+interface Probe {
+  decide(index: number): number;
+  decideLean(
+    method: string,
+    contentType: string | null,
+    webhookId: string | null,
+    webhookTimestamp: string | null,
+    webhookSignature: string | null,
+    body: Uint8Array,
+    bodyComplete: boolean,
+    nowMs: number,
+  ): string;
+}
+const probe: Probe | undefined = probePath
+  ? new (await import(`file://${Deno.realPathSync(probePath)}`)).Probe(
+    Deno.readTextFileSync(fixturesPath()),
+  )
+  : undefined;
+
+let sink = 0;
+for (const [index, c] of fixtures.cases.entries()) {
+  const headers = new Headers(c.headers);
+  const body = new TextEncoder().encode(c.body);
+  const call = (decider: Decider) =>
+    decider.decide(c.method, Object.fromEntries(headers), body, true, fixtures.now_ms);
+
+  // A benchmark of two different decisions would compare nothing.
+  const fromWasm = essence(call(wasm));
+  const fromTs = essence(call(ts));
+  if (JSON.stringify(fromWasm) !== JSON.stringify(fromTs)) {
+    throw new Error(
+      `case ${c.name}: wasm and TypeScript disagree:\n${JSON.stringify(fromWasm)}\n${
+        JSON.stringify(fromTs)
+      }`,
+    );
+  }
+  const decided = call(wasm);
+  const status = decided.action === "apply" ? 200 : decided.response.status;
+  if (decided.action !== c.expect.action || status !== c.expect.status) {
+    throw new Error(`case ${c.name}: decided ${decided.action} ${status}, expected ${c.expect}`);
+  }
+
+  Deno.bench({
+    name: "wasm",
+    group: c.name,
+    baseline: true,
+    fn: () => {
+      sink += consume(call(wasm));
+    },
+  });
+  if (probe) {
+    if (probe.decide(index) === 1) throw new Error(`case ${c.name}: the probe decided otherwise`);
+    const lean = (): Decision =>
+      JSON.parse(probe.decideLean(
+        c.method,
+        headers.get("content-type"),
+        headers.get("webhook-id"),
+        headers.get("webhook-timestamp"),
+        headers.get("webhook-signature"),
+        body,
+        true,
+        fixtures.now_ms,
+      ));
+    if (JSON.stringify(essence(lean())) !== JSON.stringify(fromWasm)) {
+      throw new Error(`case ${c.name}: the lean crossing decided otherwise`);
+    }
+    Deno.bench({
+      name: "wasm, lean crossing (prototype)",
+      group: c.name,
+      fn: () => {
+        sink += consume(lean());
+      },
+    });
+    Deno.bench({
+      name: "wasm, decision only",
+      group: c.name,
+      fn: () => {
+        sink += probe.decide(index);
+      },
+    });
+  }
+  Deno.bench({
+    name: "ts",
+    group: c.name,
+    fn: () => {
+      sink += consume(call(ts));
+    },
+  });
+}
+
+// Where the wasm's time goes: the crossing alone. A GET is refused before
+// any work (405), so its time is converting the headers in and a small
+// response out; Object.fromEntries is the part the shim pays either way.
+{
+  const seed = fixtures.cases[0];
+  const headers = new Headers(seed.headers);
+  const body = new TextEncoder().encode(seed.body);
+  Deno.bench({
+    name: "Object.fromEntries(headers)",
+    group: "boundary",
+    fn: () => {
+      sink += Object.keys(Object.fromEntries(headers)).length;
+    },
+  });
+  Deno.bench({
+    name: "wasm 405 (crossing only)",
+    group: "boundary",
+    fn: () => {
+      sink += consume(wasm.decide("GET", Object.fromEntries(headers), body, true, fixtures.now_ms));
+    },
+  });
+  Deno.bench({
+    name: "wasm 405 without headers",
+    group: "boundary",
+    fn: () => {
+      sink += consume(wasm.decide("GET", {}, body, true, fixtures.now_ms));
+    },
+  });
+}
+
+// The other call of a request that writes: the answer after the database's.
+{
+  const seed = fixtures.cases[0];
+  const decided = wasm.decide(
+    seed.method,
+    seed.headers,
+    new TextEncoder().encode(seed.body),
+    true,
+    fixtures.now_ms,
+  );
+  if (decided.action !== "apply") throw new Error("the seed event is not applied");
+  const completer = wasm as unknown as { complete(write: unknown, outcome: string): Decision };
+  const outcome = '{"result":"applied","effect":"created"}';
+  Deno.bench({
+    name: "wasm complete (after the database)",
+    group: "boundary",
+    fn: () => {
+      const answer = completer.complete(decided.write, outcome) as unknown as {
+        status: number;
+        body: string;
+      };
+      sink += answer.status + answer.body.length;
+    },
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  if (sink === 42) console.log("");
+});

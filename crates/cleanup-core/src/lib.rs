@@ -1,0 +1,574 @@
+//! Every decision of the `ops-cleanup` Edge Function around the planner.
+//!
+//! [`cleanup_plan`] decides what retention removes; this crate decides the
+//! rest of an invocation: who may call it ([`start`]), what one batch writes
+//! and deletes ([`Run::step`]: archive objects to put and verify, then the
+//! one transactional SQL commit), whether another batch fits the invocation's
+//! time ([`Run::should_continue`]), and what to answer ([`Run::finish`]).
+//! The shim does the I/O in the order the crate gives it, which is the order
+//! that loses nothing: put each archive (conditional, with its SHA-256),
+//! verify it, commit (delete exactly the archived rows that did not change),
+//! then delete the S3 objects the commit queued.
+//!
+//! ```
+//! use cleanup_core::{start, Config, Start};
+//! use std::collections::BTreeMap;
+//!
+//! let config = Config::new(Some("s3cret-token-of-at-least-16"), Some("odooops-archives"));
+//! let headers = BTreeMap::from([("authorization".to_owned(), "Bearer wrong".to_owned())]);
+//! let Start::Respond { response } = start(&config, "POST", &headers, b"{}") else { panic!() };
+//! assert_eq!(response.status, 401);
+//! ```
+#![deny(missing_docs)]
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cleanup_plan::{ArchiveTable, Budget, Plan, PlanInput, Summary, TableSummary};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use subtle::ConstantTimeEq;
+
+/// Rows read per table per batch.
+pub const READ_LIMIT: u32 = 2_000;
+
+/// How long the lease of one invocation lasts. Longer than Supabase's 150 s
+/// wall-clock limit, so a live invocation never loses it; short enough that a
+/// crashed one blocks the next daily run for minutes, not a day.
+pub const LEASE_SECONDS: u32 = 300;
+
+/// No new batch starts after this much of the invocation's time: a batch
+/// takes seconds, and Supabase stops a function at 150 s.
+pub const TIME_BUDGET_MS: f64 = 90_000.0;
+
+/// The function's configuration, from its secrets.
+#[derive(Clone, Debug)]
+pub struct Config {
+    cron_secret: Option<String>,
+    bucket: Option<String>,
+}
+
+impl Config {
+    /// `OPS_CRON_SECRET` and `S3_BUCKET`, as set.
+    pub fn new(cron_secret: Option<&str>, bucket: Option<&str>) -> Config {
+        Config {
+            cron_secret: cron_secret.filter(|s| !s.is_empty()).map(str::to_owned),
+            bucket: bucket.filter(|s| !s.is_empty()).map(str::to_owned),
+        }
+    }
+}
+
+/// An HTTP response, ready to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON).
+    pub body: String,
+    /// The fields of the invocation's log line.
+    pub log: LogFields,
+}
+
+/// What the log line of one invocation says, besides its duration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LogFields {
+    /// A short word for what happened.
+    pub outcome: String,
+    /// The status code sent.
+    pub status: u16,
+    /// The stage that failed, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Batches run.
+    pub batches: u32,
+    /// Rows deleted per table.
+    pub deleted: BTreeMap<String, i64>,
+}
+
+fn problem(status: u16, slug: &str, title: &str, detail: &str) -> Response {
+    let mut headers = vec![(
+        "content-type".to_owned(),
+        "application/problem+json".to_owned(),
+    )];
+    if status == 503 {
+        headers.push(("retry-after".to_owned(), "60".to_owned()));
+    }
+    if status == 405 {
+        headers.push(("allow".to_owned(), "POST".to_owned()));
+    }
+    Response {
+        status,
+        headers,
+        body: json!({
+            "type": format!("urn:odooops:problem:{slug}"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+        })
+        .to_string(),
+        log: LogFields {
+            outcome: slug.to_owned(),
+            status,
+            ..LogFields::default()
+        },
+    }
+}
+
+/// What to do with a request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Start {
+    /// Answer this and do nothing else.
+    Respond {
+        /// The response.
+        response: Response,
+    },
+    /// Take the lease and run batches.
+    Run {
+        /// Plan and answer without writing or deleting anything.
+        dry_run: bool,
+        /// The bucket archives go to.
+        bucket: String,
+        /// `ops.cleanup_read`'s arguments: the planner's budget, as JSON text.
+        budget: String,
+        /// Rows read per table per batch.
+        limit: u32,
+        /// The lease's length.
+        lease_seconds: u32,
+    },
+}
+
+/// The body a caller may send: `{}` or `{"dry_run": true}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Decides whether a request may run a cleanup.
+///
+/// The caller proves itself with `Authorization: Bearer <OPS_CRON_SECRET>`,
+/// the secret the pg_cron job reads from Vault.
+pub fn start(
+    config: &Config,
+    method: &str,
+    headers: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Start {
+    let respond = |response| Start::Respond { response };
+    if method != "POST" {
+        return respond(problem(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            "send POST",
+        ));
+    }
+    let (Some(secret), Some(bucket)) = (&config.cron_secret, &config.bucket) else {
+        return respond(problem(
+            503,
+            "unavailable",
+            "Temporarily unavailable",
+            "the function is not configured: OPS_CRON_SECRET and S3_BUCKET must be set",
+        ));
+    };
+    let presented = headers
+        .get("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Constant-time, so the answer's timing does not reveal a prefix.
+    let matches: bool = presented.as_bytes().ct_eq(secret.as_bytes()).into();
+    if !matches {
+        return respond(problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "authorization: expected \"Bearer <OPS_CRON_SECRET>\"",
+        ));
+    }
+    let options = if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Options::default())
+    } else {
+        // Through a Value: serde would also take `[]` for a struct.
+        serde_json::from_slice::<Value>(body).and_then(|value| match value {
+            Value::Object(_) => serde_json::from_value::<Options>(value),
+            _ => Err(serde::de::Error::custom("not an object")),
+        })
+    };
+    let options = match options {
+        Ok(options) => options,
+        Err(err) => {
+            return respond(problem(
+                422,
+                "invalid-request",
+                "Invalid request body",
+                &format!("body: expected {{}} or {{\"dry_run\": true}}: {err}"),
+            ))
+        }
+    };
+    Start::Run {
+        dry_run: options.dry_run,
+        bucket: bucket.clone(),
+        budget: json!(Budget::DEFAULT).to_string(),
+        limit: READ_LIMIT,
+        lease_seconds: LEASE_SECONDS,
+    }
+}
+
+/// The answer when another invocation holds the lease.
+pub fn busy() -> Response {
+    problem(
+        409,
+        "cleanup-running",
+        "Another cleanup is running",
+        "another invocation holds the cleanup lease; this one did nothing",
+    )
+}
+
+/// What `ops.cleanup_read` returns.
+#[derive(Deserialize)]
+struct Read {
+    input: PlanInput,
+    guards: Guards,
+}
+
+#[derive(Deserialize)]
+struct Guards {
+    runs: HashMap<String, String>,
+    artifacts: HashMap<String, String>,
+    backups: HashMap<String, String>,
+}
+
+/// One archive object to put, verify and record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Put {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The gzip bytes.
+    #[serde(with = "serde_bytes_as_array")]
+    pub content: Vec<u8>,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256_hex: String,
+    /// The same digest in base64, as S3's `ChecksumSHA256` header wants it.
+    pub sha256_base64: String,
+}
+
+mod serde_bytes_as_array {
+    use serde::Serializer;
+
+    // The bindings turn this into a Uint8Array; plain serde would make a
+    // JSON array of numbers, which is right for tests and dry runs.
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+}
+
+/// An S3 object to delete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct S3Target {
+    /// The `s3://` URI, as queued.
+    pub uri: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+}
+
+/// One batch: what to put, then the commit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// Archive objects to put and verify before the commit.
+    pub puts: Vec<Put>,
+    /// `ops.cleanup_commit`'s argument, as JSON text.
+    pub commit: String,
+    /// Whether the planner found anything to do at all.
+    pub empty: bool,
+}
+
+/// A database or S3 failure, by stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Reading the planner's input.
+    Read,
+    /// Putting or verifying an archive object.
+    Archive,
+    /// The commit transaction.
+    Commit,
+    /// Deleting queued S3 objects (after the commit: nothing is lost).
+    S3Delete,
+}
+
+/// One invocation: its batches, totals and answer.
+#[derive(Debug)]
+pub struct Run {
+    dry_run: bool,
+    bucket: String,
+    limit: u32,
+    batches: u32,
+    more: bool,
+    last_plan: Option<Value>,
+    summary: Summary,
+    archives: Vec<Value>,
+    committed: BTreeMap<String, i64>,
+    dropped: Vec<String>,
+    s3_deleted: u64,
+}
+
+impl Run {
+    /// A new invocation.
+    pub fn new(dry_run: bool, bucket: &str, limit: u32) -> Run {
+        Run {
+            dry_run,
+            bucket: bucket.to_owned(),
+            limit,
+            batches: 0,
+            more: true,
+            last_plan: None,
+            summary: Summary::default(),
+            archives: Vec::new(),
+            committed: BTreeMap::new(),
+            dropped: Vec::new(),
+            s3_deleted: 0,
+        }
+    }
+
+    /// Plans one batch from `ops.cleanup_read`'s answer.
+    pub fn step(&mut self, read: &str) -> Result<Step, Response> {
+        let read: Read = serde_json::from_str(read).map_err(|err| {
+            problem(
+                503,
+                "unexpected-input",
+                "Temporarily unavailable",
+                &format!("the database answered in an unexpected form: {err}"),
+            )
+        })?;
+        let plan = cleanup_plan::plan(&read.input).map_err(|err| {
+            problem(
+                503,
+                "unplannable",
+                "Temporarily unavailable",
+                &format!("the planner refused its input: {err}"),
+            )
+        })?;
+        self.batches += 1;
+        let limit = self.limit as usize;
+        // Another batch may find more only if this one read a full page of a
+        // table, or had to leave events for later.
+        let full = read.input.runs.len() >= limit
+            || read.input.artifacts.len() >= limit
+            || !read.input.run_events.complete;
+        let commit = commit(&plan, &read, &self.bucket, limit);
+        add(&mut self.summary, &plan.summary);
+        for archive in &plan.archives {
+            self.archives.push(json!({
+                "key": archive.key, "table": archive.table, "rows": archive.ids.len(),
+                "sha256": archive.sha256_hex, "size_bytes": archive.size_bytes,
+            }));
+        }
+        let empty = plan.archives.is_empty()
+            && plan.delete.runs.is_empty()
+            && plan.delete.artifacts.is_empty()
+            && plan.delete.backups.is_empty()
+            && !plan.run_event_partitions.drop_now;
+        // A batch that decided nothing new cannot be followed by one that
+        // does: stop rather than spin.
+        self.more = full && !empty && !self.dry_run;
+        if self.dry_run {
+            self.last_plan = serde_json::to_value(&plan).ok();
+        }
+        let puts = plan
+            .archives
+            .into_iter()
+            .map(|archive| Put {
+                bucket: self.bucket.clone(),
+                sha256_base64: base64_of_hex(&archive.sha256_hex),
+                key: archive.key,
+                sha256_hex: archive.sha256_hex,
+                content: archive.content,
+            })
+            .collect();
+        Ok(Step {
+            puts,
+            commit,
+            empty,
+        })
+    }
+
+    /// Whether to read another batch, `elapsed_ms` into the invocation.
+    pub fn should_continue(&self, elapsed_ms: f64) -> bool {
+        self.more && elapsed_ms < TIME_BUDGET_MS
+    }
+
+    /// Records `ops.cleanup_commit`'s answer.
+    pub fn committed(&mut self, answer: &str) {
+        if let Ok(Value::Object(counts)) = serde_json::from_str::<Value>(answer) {
+            for (name, value) in counts {
+                if let Some(n) = value.as_i64() {
+                    *self.committed.entry(name).or_default() += n;
+                } else if let Value::Array(names) = value {
+                    self.dropped
+                        .extend(names.iter().filter_map(|n| n.as_str().map(str::to_owned)));
+                }
+            }
+        }
+    }
+
+    /// Whether the bytes read back from the store are the archive that was
+    /// put: its SHA-256 must match. Only then may the commit delete rows.
+    pub fn verifies(put_sha256_hex: &str, stored: &[u8]) -> bool {
+        let digest = cleanup_plan::sha256_hex(stored);
+        digest.as_bytes().ct_eq(put_sha256_hex.as_bytes()).into()
+    }
+
+    /// The S3 objects `ops.cleanup_s3_pending` lists, split into bucket and
+    /// key; entries that are not `s3://bucket/key` are skipped (the schema's
+    /// constraints make them impossible).
+    pub fn s3_targets(pending: &str) -> Vec<S3Target> {
+        let rows: Vec<Value> = serde_json::from_str(pending).unwrap_or_default();
+        rows.iter()
+            .filter_map(|row| row.get("uri").and_then(Value::as_str))
+            .filter_map(|uri| {
+                let (bucket, key) = uri.strip_prefix("s3://")?.split_once('/')?;
+                (!bucket.is_empty() && !key.is_empty()).then(|| S3Target {
+                    uri: uri.to_owned(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Records S3 objects deleted after a commit.
+    pub fn s3_deleted(&mut self, count: u64) {
+        self.s3_deleted += count;
+    }
+
+    /// The answer when a stage failed: nothing unverified was deleted, and
+    /// what was committed stays committed, so a retry is safe.
+    pub fn failed(&self, stage: Stage) -> Response {
+        let detail = match stage {
+            Stage::Read => "the database is unavailable; nothing was changed",
+            Stage::Archive => "the archive store is unavailable or an archive did not verify; nothing was deleted",
+            Stage::Commit => "the database failed during the commit; it rolled back, the archives stay for the retry",
+            Stage::S3Delete => "the archive store failed while deleting expired objects; they stay queued for the next run",
+        };
+        let mut response = problem(503, "unavailable", "Temporarily unavailable", detail);
+        response.log = LogFields {
+            outcome: "failed".to_owned(),
+            status: 503,
+            stage: Some(stage),
+            batches: self.batches,
+            deleted: self.committed.clone(),
+        };
+        response
+    }
+
+    /// The summary answer.
+    pub fn finish(&self) -> Response {
+        let body = json!({
+            "dry_run": self.dry_run,
+            "batches": self.batches,
+            "complete": !self.more,
+            "summary": self.summary,
+            "archives": self.archives,
+            "deleted": self.committed,
+            "partitions_dropped": self.dropped,
+            "s3_objects_deleted": self.s3_deleted,
+            "plan": self.last_plan,
+        });
+        Response {
+            status: 200,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.to_string(),
+            log: LogFields {
+                outcome: if self.dry_run { "dry_run" } else { "cleaned" }.to_owned(),
+                status: 200,
+                stage: None,
+                batches: self.batches,
+                deleted: self.committed.clone(),
+            },
+        }
+    }
+}
+
+fn add(total: &mut Summary, batch: &Summary) {
+    for (t, b) in [
+        (&mut total.runs, &batch.runs),
+        (&mut total.run_events, &batch.run_events),
+        (&mut total.artifacts, &batch.artifacts),
+        (&mut total.backups, &batch.backups),
+        (&mut total.approvals, &batch.approvals),
+    ] {
+        *t = TableSummary {
+            archived: t.archived + b.archived,
+            deleted: t.deleted + b.deleted,
+            kept: t.kept + b.kept,
+            deferred: t.deferred + b.deferred,
+        };
+    }
+}
+
+/// The argument of `ops.cleanup_commit` for a plan.
+fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
+    let key_of: HashMap<&str, &str> = plan
+        .archives
+        .iter()
+        .filter(|a| a.table == ArchiveTable::Runs)
+        .flat_map(|a| a.ids.iter().map(move |id| (id.as_str(), a.key.as_str())))
+        .collect();
+    let guarded = |ids: &[String], guards: &HashMap<String, String>| -> Vec<Value> {
+        ids.iter()
+            .map(|id| json!({ "id": id, "guard": guards.get(id), "key": key_of.get(id.as_str()) }))
+            .collect()
+    };
+    let archived_event_ids: Vec<&String> = plan
+        .archives
+        .iter()
+        .filter(|a| a.table == ArchiveTable::RunEvents)
+        .flat_map(|a| a.ids.iter())
+        .collect();
+    let partitions = &plan.run_event_partitions;
+    let drop_before = partitions.drop_before.filter(|_| partitions.drop_now);
+    // A table read to its end starts over next time: rows kept now (a
+    // project with a longer retention) must be judged again when they age.
+    let mut resume = serde_json::to_value(&plan.resume_after).unwrap_or(Value::Null);
+    if let Value::Object(cursors) = &mut resume {
+        if read.input.runs.len() < limit {
+            cursors.insert("runs".to_owned(), json!("reset"));
+        }
+        if read.input.artifacts.len() < limit {
+            cursors.insert("artifacts".to_owned(), json!("reset"));
+        }
+    }
+    json!({
+        "archives": plan.archives.iter().map(|a| json!({
+            "key": a.key, "bucket": bucket, "sha256": a.sha256_hex, "table": a.table,
+            "rows": a.ids.len(), "size_bytes": a.size_bytes, "ids": a.ids, "project_ids": a.project_ids,
+        })).collect::<Vec<_>>(),
+        "runs": guarded(&plan.delete.runs, &read.guards.runs),
+        "artifacts": guarded(&plan.delete.artifacts, &read.guards.artifacts),
+        "backups": guarded(&plan.delete.backups, &read.guards.backups),
+        "s3_deletes": plan.s3_deletes,
+        "resume_after": resume,
+        "drop_events_before": drop_before,
+        "archived_event_ids": archived_event_ids,
+    })
+    .to_string()
+}
+
+fn base64_of_hex(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| hex.get(2 * i..2 * i + 2))
+        .filter_map(|pair| u8::from_str_radix(pair, 16).ok())
+        .collect();
+    STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests;

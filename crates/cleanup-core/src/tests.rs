@@ -1,0 +1,237 @@
+use super::*;
+use serde_json::json;
+
+const SECRET: &str = "s3cret-token-of-at-least-16";
+
+fn config() -> Config {
+    Config::new(Some(SECRET), Some("odooops-archives"))
+}
+
+fn headers(auth: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("authorization".to_owned(), auth.to_owned())])
+}
+
+fn status(start: Start) -> u16 {
+    match start {
+        Start::Respond { response } => response.status,
+        Start::Run { .. } => 0,
+    }
+}
+
+#[test]
+fn only_the_cron_secret_may_start_a_cleanup() {
+    let bearer = format!("Bearer {SECRET}");
+    assert_eq!(
+        status(start(&config(), "POST", &headers("Bearer nope"), b"{}")),
+        401
+    );
+    assert_eq!(
+        status(start(&config(), "POST", &headers(SECRET), b"{}")),
+        401,
+        "no Bearer prefix"
+    );
+    assert_eq!(
+        status(start(&config(), "POST", &BTreeMap::new(), b"{}")),
+        401
+    );
+    assert_eq!(
+        status(start(
+            &config(),
+            "POST",
+            &headers(&format!("{bearer}x")),
+            b"{}"
+        )),
+        401
+    );
+    assert_eq!(status(start(&config(), "GET", &headers(&bearer), b"")), 405);
+    assert_eq!(
+        status(start(
+            &Config::new(None, Some("b")),
+            "POST",
+            &headers(&bearer),
+            b"{}"
+        )),
+        503
+    );
+    assert_eq!(
+        status(start(
+            &Config::new(Some(""), Some("b")),
+            "POST",
+            &headers("Bearer "),
+            b"{}"
+        )),
+        503
+    );
+    assert!(matches!(
+        start(&config(), "POST", &headers(&bearer), b""),
+        Start::Run { dry_run: false, .. }
+    ));
+}
+
+#[test]
+fn the_body_chooses_a_dry_run_and_nothing_else() {
+    let bearer = format!("Bearer {SECRET}");
+    assert!(matches!(
+        start(
+            &config(),
+            "POST",
+            &headers(&bearer),
+            br#"{"dry_run": true}"#
+        ),
+        Start::Run { dry_run: true, .. }
+    ));
+    for bad in [
+        &b"[]"[..],
+        b"{\"dry_run\": 1}",
+        b"{\"delete_everything\": true}",
+        b"nope",
+    ] {
+        assert_eq!(
+            status(start(&config(), "POST", &headers(&bearer), bad)),
+            422
+        );
+    }
+}
+
+fn run_row(id: &str, status: &str, finished: Option<&str>) -> Value {
+    json!({
+        "run": {
+            "run_id": id, "project_id": "odoo-42", "kind": "build", "environment": null,
+            "status": status, "git_ref": "main", "commit_sha": null,
+            "created_by": "dev@example.com", "metadata": {},
+            "created_at": "2026-01-01T10:00:00+00:00", "started_at": "2026-01-01T10:00:01+00:00",
+            "finished_at": finished, "updated_at": "2026-01-01T10:05:00+00:00"
+        },
+        "events": [{
+            "event_id": 7, "run_id": id, "project_id": "odoo-42",
+            "created_at": "2026-01-01T10:00:02+00:00", "level": "info",
+            "event_type": "build.started", "message": "go", "data": {}
+        }]
+    })
+}
+
+fn read(runs: Vec<Value>) -> String {
+    json!({
+        "input": {
+            "now": "2026-11-26T03:00:00+00:00",
+            "policies": cleanup_plan::RetentionPolicy::seed_defaults(),
+            "budget": Budget::DEFAULT,
+            "lifecycle": {"backup_locations": []},
+            "runs": runs,
+            "approvals": [], "artifacts": [], "backups": [],
+            "run_events": {"partitions": [], "events": [], "complete": true}
+        },
+        "guards": {"runs": {"run-old": "g1", "run-open": "g2"}, "artifacts": {}, "backups": {}},
+        "events_before": null
+    })
+    .to_string()
+}
+
+#[test]
+fn a_batch_archives_then_commits_exactly_the_archived_runs() {
+    let mut run = Run::new(false, "odooops-archives", 100);
+    let step = run
+        .step(&read(vec![
+            run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
+            run_row("run-open", "running", None),
+        ]))
+        .unwrap();
+    assert_eq!(step.puts.len(), 1);
+    let put = &step.puts[0];
+    assert_eq!(put.bucket, "odooops-archives");
+    assert_eq!(cleanup_plan::sha256_hex(&put.content), put.sha256_hex);
+    assert_eq!(STANDARD.decode(&put.sha256_base64).unwrap().len(), 32);
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(
+        commit["runs"],
+        json!([{"id": "run-old", "guard": "g1", "key": put.key}])
+    );
+    assert_eq!(commit["archives"][0]["key"], put.key);
+    assert_eq!(commit["archives"][0]["ids"], json!(["run-old"]));
+    // The page was not full: the table was read to its end.
+    assert_eq!(commit["resume_after"]["runs"], "reset");
+    assert!(!run.should_continue(0.0));
+}
+
+#[test]
+fn a_full_page_continues_within_the_time_budget() {
+    let mut run = Run::new(false, "b", 1);
+    let step = run
+        .step(&read(vec![run_row(
+            "run-old",
+            "success",
+            Some("2026-01-01T10:05:00+00:00"),
+        )]))
+        .unwrap();
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(commit["resume_after"]["runs"]["run_id"], "run-old");
+    assert!(run.should_continue(1_000.0));
+    assert!(!run.should_continue(TIME_BUDGET_MS));
+}
+
+#[test]
+fn a_dry_run_answers_the_plan_and_never_continues() {
+    let mut run = Run::new(true, "b", 1);
+    run.step(&read(vec![run_row(
+        "run-old",
+        "success",
+        Some("2026-01-01T10:05:00+00:00"),
+    )]))
+    .unwrap();
+    assert!(!run.should_continue(0.0));
+    let body: Value = serde_json::from_str(&run.finish().body).unwrap();
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["plan"]["delete"]["runs"], json!(["run-old"]));
+    assert_eq!(body["summary"]["runs"]["archived"], 1);
+}
+
+#[test]
+fn unexpected_input_and_failures_are_503() {
+    let mut run = Run::new(false, "b", 10);
+    assert_eq!(run.step("{}").unwrap_err().status, 503);
+    assert_eq!(run.step("not json").unwrap_err().status, 503);
+    for stage in [Stage::Read, Stage::Archive, Stage::Commit, Stage::S3Delete] {
+        let response = run.failed(stage);
+        assert_eq!(response.status, 503);
+        assert!(response.headers.iter().any(|(k, _)| k == "retry-after"));
+    }
+}
+
+#[test]
+fn totals_add_up_over_batches() {
+    let mut run = Run::new(false, "b", 10);
+    run.committed(r#"{"runs": 2, "artifacts": 1, "partitions_dropped": ["run_events_p202601"]}"#);
+    run.committed(r#"{"runs": 3, "partitions_dropped": []}"#);
+    run.s3_deleted(4);
+    let body: Value = serde_json::from_str(&run.finish().body).unwrap();
+    assert_eq!(body["deleted"]["runs"], 5);
+    assert_eq!(body["partitions_dropped"], json!(["run_events_p202601"]));
+    assert_eq!(body["s3_objects_deleted"], 4);
+}
+
+#[test]
+fn busy_is_409() {
+    assert_eq!(busy().status, 409);
+}
+
+#[test]
+fn only_identical_bytes_verify() {
+    let bytes = b"archive bytes";
+    let digest = cleanup_plan::sha256_hex(bytes);
+    assert!(Run::verifies(&digest, bytes));
+    assert!(!Run::verifies(&digest, b"archive bytez"));
+    assert!(!Run::verifies(&digest, b""));
+    assert!(!Run::verifies("", bytes));
+}
+
+#[test]
+fn queued_uris_split_into_bucket_and_key() {
+    let pending = r#"[{"uri":"s3://dumps/odoo-1/prod/a.dump","reason":"backup_dump","row_id":"x"},{"uri":"garbage"},{"uri":"s3://nokey"}]"#;
+    let targets = Run::s3_targets(pending);
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        (targets[0].bucket.as_str(), targets[0].key.as_str()),
+        ("dumps", "odoo-1/prod/a.dump")
+    );
+    assert!(Run::s3_targets("nonsense").is_empty());
+}

@@ -1,0 +1,71 @@
+//! The bindings as the shim uses them, in a real wasm engine.
+#![cfg(target_arch = "wasm32")]
+
+use ops_cleanup::{Cleanup, CleanupRun};
+use serde_json::{json, Value};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn js(value: &Value) -> JsValue {
+    use serde::Serialize;
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap()
+}
+
+fn rust(value: JsValue) -> Value {
+    serde_wasm_bindgen::from_value(value).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn start_refuses_without_the_secret_and_runs_with_it() {
+    let cleanup = Cleanup::new(Some("a-cron-secret-long-enough".into()), Some("b".into()));
+    let refused = rust(cleanup.start("POST", js(&json!({})), b"{}"));
+    assert_eq!(refused["response"]["status"], 401);
+    let run = rust(cleanup.start(
+        "POST",
+        js(&json!({"authorization": "Bearer a-cron-secret-long-enough"})),
+        br#"{"dry_run":true}"#,
+    ));
+    assert_eq!(run["action"], "run");
+    assert_eq!(run["dry_run"], true);
+    assert_eq!(rust(cleanup.busy())["status"], 409);
+}
+
+#[wasm_bindgen_test]
+fn a_step_hands_archive_bytes_over_as_a_uint8array() {
+    let mut run = CleanupRun::new(false, "b", 10);
+    let read = json!({
+        "input": {
+            "now": "2026-11-26T03:00:00Z",
+            "policies": [{"project_id": null, "target": "runs", "class": null, "retain_days": 90}],
+            "budget": {"max_rows": 100, "max_bytes": 1000000},
+            "lifecycle": {"backup_locations": []},
+            "runs": [{"run": {
+                "run_id": "run-1", "project_id": "odoo-1", "kind": "build", "environment": null,
+                "status": "success", "git_ref": null, "commit_sha": null, "created_by": "a@b.co",
+                "metadata": {}, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
+                "finished_at": "2026-01-01T00:01:00Z", "updated_at": "2026-01-01T00:01:00Z"
+            }, "events": []}],
+            "approvals": [], "artifacts": [], "backups": [],
+            "run_events": {"partitions": [], "events": [], "complete": true}
+        },
+        "guards": {"runs": {"run-1": "g"}, "artifacts": {}, "backups": {}}
+    });
+    let answer = run.step(&read.to_string());
+    let step = js_sys_get(&answer, "step");
+    let puts = js_sys_get(&step, "puts");
+    let first = js_sys::Reflect::get_u32(&puts, 0).unwrap();
+    let content = js_sys_get(&first, "content");
+    assert!(content.is_instance_of::<js_sys::Uint8Array>());
+    let bytes = js_sys::Uint8Array::new(&content).to_vec();
+    let sha = js_sys_get(&first, "sha256_hex").as_string().unwrap();
+    assert!(run.verifies(&sha, &bytes));
+    assert!(!run.verifies(&sha, &bytes[1..]));
+    let bad = rust(run.step("{}"));
+    assert_eq!(bad["response"]["status"], 503);
+}
+
+fn js_sys_get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap()
+}

@@ -1,0 +1,60 @@
+// The functions' one way to S3: the AWS SDK, configured from the
+// environment (S3_ENDPOINT for S3-compatible stores such as s3s-fs).
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+
+let client: S3Client | undefined;
+
+function s3(): S3Client {
+  client ??= new S3Client({
+    endpoint: Deno.env.get("S3_ENDPOINT") || undefined,
+    region: Deno.env.get("AWS_REGION") ?? "us-east-1",
+    // Bucket in the path, not the host name: what S3-compatible stores
+    // (and loopback addresses) support.
+    forcePathStyle: true,
+    // A store that does not answer fails the invocation quickly; nothing is
+    // deleted before an archive is confirmed anyway.
+    maxAttempts: 2,
+  });
+  return client;
+}
+
+/**
+ * Puts an object unless one already exists under its key (a rerun after a
+ * crash finds its own archive there: keys carry the content's digest), with
+ * its SHA-256 so the store refuses corrupted bytes, then reads back what is
+ * stored.
+ */
+export async function putOnce(
+  put: { bucket: string; key: string; content: Uint8Array; sha256_base64: string },
+): Promise<Uint8Array> {
+  try {
+    await s3().send(
+      new PutObjectCommand({
+        Bucket: put.bucket,
+        Key: put.key,
+        Body: put.content,
+        ContentType: "application/x-ndjson",
+        ContentEncoding: "gzip",
+        ChecksumSHA256: put.sha256_base64,
+        IfNoneMatch: "*",
+      }),
+    );
+  } catch (error) {
+    // 412: the key exists. Whatever is there is read back and verified.
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) {
+      throw error;
+    }
+  }
+  const stored = await s3().send(new GetObjectCommand({ Bucket: put.bucket, Key: put.key }));
+  return await stored.Body!.transformToByteArray();
+}
+
+/** Deletes one object; deleting a missing object succeeds, as in S3. */
+export async function remove(target: { bucket: string; key: string }): Promise<void> {
+  await s3().send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }));
+}

@@ -1,0 +1,93 @@
+// ops-cleanup: the retention table, archive first. Rust decides (the wasm
+// module); this shim runs the batches it plans: read, put and verify the
+// archives, commit, delete the S3 objects the commit queued.
+import { Cleanup, CleanupRun } from "../../../pkg/ops-cleanup/ops_cleanup.js";
+import { query } from "../_shared/db.ts";
+import { type Decided, readBounded, send } from "../_shared/http.ts";
+import { putOnce, remove } from "../_shared/s3.ts";
+
+const cleanup = new Cleanup(Deno.env.get("OPS_CRON_SECRET"), Deno.env.get("S3_BUCKET"));
+
+interface Started {
+  dry_run: boolean;
+  bucket: string;
+  budget: string;
+  limit: number;
+  lease_seconds: number;
+}
+
+async function fetch(request: Request): Promise<Response> {
+  const started = performance.now();
+  const body = await readBounded(request, 4096);
+  const start = cleanup.start(request.method, Object.fromEntries(request.headers), body.bytes);
+  if (start.action === "respond") return send("ops-cleanup", start.response, started);
+
+  const run = new CleanupRun(start.dry_run, start.bucket, start.limit);
+  const holder = crypto.randomUUID();
+  let acquired: boolean;
+  try {
+    [{ acquired }] = await query((sql) =>
+      sql`select ops.cleanup_acquire(${holder}, ${start.lease_seconds}) as acquired`
+    );
+  } catch {
+    return send("ops-cleanup", run.failed("read"), started);
+  }
+  if (!acquired) return send("ops-cleanup", cleanup.busy(), started);
+  try {
+    return send("ops-cleanup", await batches(run, start, holder, started), started);
+  } finally {
+    // An unreleased lease only expires: the next run waits, nothing breaks.
+    await query((sql) => sql`select ops.cleanup_release(${holder})`).catch(() => {});
+  }
+}
+
+async function batches(
+  run: CleanupRun,
+  start: Started,
+  holder: string,
+  started: number,
+): Promise<Decided> {
+  do {
+    let read: string;
+    try {
+      [{ read }] = await query((sql) =>
+        sql`select ops.cleanup_read(${start.budget}::text::jsonb, ${start.limit}) as read`
+      );
+    } catch {
+      return run.failed("read");
+    }
+    const answer = run.step(read);
+    if (answer.response) return answer.response;
+    if (start.dry_run) break;
+    try {
+      for (const put of answer.step.puts) {
+        if (!run.verifies(put.sha256_hex, await putOnce(put))) return run.failed("archive");
+      }
+    } catch {
+      return run.failed("archive");
+    }
+    try {
+      const [{ done }] = await query((sql) =>
+        sql`select ops.cleanup_commit(${holder}, ${answer.step.commit}::text::jsonb)::text as done`
+      );
+      run.committed(done);
+    } catch {
+      return run.failed("commit");
+    }
+    try {
+      const [{ pending }] = await query((sql) =>
+        sql`select ops.cleanup_s3_pending(1000) as pending`
+      );
+      const targets: { uri: string; bucket: string; key: string }[] = run.s3Targets(pending);
+      for (const target of targets) await remove(target);
+      const uris = targets.map((target) => target.uri);
+      await query((sql) => sql`select ops.cleanup_s3_deleted(${uris}::text[])`);
+      run.s3Deleted(targets.length);
+    } catch {
+      return run.failed("s3_delete");
+    }
+  } while (run.shouldContinue(performance.now() - started));
+  return run.finish();
+}
+
+export default { fetch };

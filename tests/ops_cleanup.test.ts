@@ -1,0 +1,294 @@
+// ops-cleanup against the real stack: PostgreSQL, s3s-fs and the served
+// function. After every test the invariant holds: each run that left the
+// database is in a verified archive object, and nothing else left.
+import assert from "node:assert/strict";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import type postgres from "postgres";
+import { connect, CuttableLink, freshProjectId, functionsUrl, serveFunctions } from "./support.ts";
+
+const cronSecret = Deno.env.get("OPS_CRON_SECRET") ?? "";
+const bucket = Deno.env.get("S3_BUCKET") ?? "";
+const databaseUrl = Deno.env.get("SUPABASE_DB_URL") ?? "";
+const unsanitized = { sanitizeOps: false, sanitizeResources: false };
+const s3 = new S3Client({
+  endpoint: Deno.env.get("S3_ENDPOINT"),
+  region: Deno.env.get("AWS_REGION") ?? "us-east-1",
+  forcePathStyle: true,
+});
+
+async function invoke(body: unknown = {}, url = functionsUrl, secret = cronSecret) {
+  const response = await fetch(`${url}/ops-cleanup`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+/** Runs cleanups until one finds nothing more to do. */
+async function cleanAll(url = functionsUrl) {
+  for (let i = 0; i < 20; i++) {
+    const answer = await invoke({}, url);
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    if (answer.json.complete && answer.json.archives.length === 0) return;
+  }
+  throw new Error("cleanup did not settle");
+}
+
+const day = 24 * 3600 * 1000;
+
+/** A project with runs finished `ages` days ago (and one that never finished). */
+async function seed(sql: postgres.Sql, ages: number[]) {
+  const projectId = freshProjectId();
+  await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Cleanup', '19.0')`;
+  const runIds: string[] = [];
+  for (const [i, age] of ages.entries()) {
+    const runId = `run-${crypto.randomUUID().replaceAll("-", "")}`;
+    const finished = new Date(Date.now() - age * day);
+    const created = new Date(finished.getTime() - 600_000);
+    await sql`
+      insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at, metadata)
+      values (${runId}, ${projectId}, 'build', 'success', 'dev@example.com', ${created}, ${created}, ${finished},
+              ${sql.json({ n: i, big: 9007199254740993n.toString() })})`;
+    for (const message of ["started", "done"]) {
+      await sql`
+        insert into ops.run_events (run_id, project_id, created_at, event_type, message)
+        values (${runId}, ${projectId}, ${new Date(
+        created.getTime() + 1000,
+      )}, 'build.step', ${message})`;
+    }
+    runIds.push(runId);
+  }
+  const open = `run-${crypto.randomUUID().replaceAll("-", "")}`;
+  await sql`
+    insert into ops.runs (run_id, project_id, kind, status, created_by, created_at)
+    values (${open}, ${projectId}, 'build', 'queued', 'dev@example.com', ${new Date(
+    Date.now() - 400 * day,
+  )})`;
+  return { projectId, runIds, open };
+}
+
+async function snapshot(sql: postgres.Sql, runIds: string[]) {
+  const rows = await sql`
+    select r.run_id, to_jsonb(r)::text as run,
+           (select coalesce(jsonb_agg(to_jsonb(e) order by e.event_id), '[]')::text
+              from ops.run_events e where e.run_id = r.run_id) as events
+      from ops.runs r where r.run_id = any(${runIds})`;
+  return new Map(rows.map((r) => [r.run_id as string, { run: r.run, events: r.events }]));
+}
+
+async function archivedLines(key: string): Promise<{ run: { run_id: string } }[]> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const bytes = await object.Body!.transformToByteArray();
+  const text = await new Response(
+    new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  return text.trim().split("\n").map((line) => JSON.parse(line));
+}
+
+/** Every run gone from the database is in exactly one verified archive. */
+async function assertNothingLost(sql: postgres.Sql, runIds: string[]) {
+  const present = new Set(
+    (await sql`select run_id from ops.runs where run_id = any(${runIds})`).map((r) => r.run_id),
+  );
+  for (const runId of runIds.filter((id) => !present.has(id))) {
+    const found = await sql`
+      select a.object_key, a.sha256 from ops.cleanup_archived_runs r
+        join ops.cleanup_archives a using (object_key) where r.run_id = ${runId}`;
+    assert.equal(found.length, 1, `${runId} left without an archive record`);
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: found[0].object_key }),
+    );
+    const bytes = await object.Body!.transformToByteArray();
+    const digest = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
+    )
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(digest, found[0].sha256, `${found[0].object_key} does not verify`);
+    const lines = await archivedLines(found[0].object_key);
+    assert.equal(
+      lines.filter((l) => l.run.run_id === runId).length,
+      1,
+      `${runId} not in its archive`,
+    );
+  }
+}
+
+Deno.test("only the cron secret may run a cleanup", async () => {
+  for (const secret of ["", "wrong", cronSecret + "x"]) {
+    const answer = await invoke({}, functionsUrl, secret);
+    assert.equal(answer.status, 401, secret);
+    assert.equal(answer.json.status, 401);
+  }
+  const bad = await invoke({ dry_run: "yes" });
+  assert.equal(bad.status, 422);
+});
+
+Deno.test({
+  name: "a dry run plans and touches nothing; a real run archives, verifies, then deletes",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const { runIds, open } = await seed(sql, [200, 120, 10]);
+      const before = await snapshot(sql, [...runIds, open]);
+
+      const dry = await invoke({ dry_run: true });
+      assert.equal(dry.status, 200, JSON.stringify(dry.json));
+      assert.equal(dry.json.dry_run, true);
+      assert.ok(dry.json.plan.delete.runs.includes(runIds[0]));
+      assert.deepEqual(await snapshot(sql, [...runIds, open]), before, "a dry run changes nothing");
+
+      await cleanAll();
+      const after = await snapshot(sql, [...runIds, open]);
+      assert.deepEqual(
+        [...after.keys()].sort(),
+        [runIds[2], open].sort(),
+        "old finished runs went, the rest stayed",
+      );
+      assert.deepEqual(after.get(open), before.get(open));
+      assert.deepEqual(after.get(runIds[2]), before.get(runIds[2]));
+      await assertNothingLost(sql, runIds);
+
+      // The archive holds the rows exactly, events included.
+      const [{ object_key }] = await sql`
+        select object_key from ops.cleanup_archived_runs where run_id = ${runIds[0]}`;
+      const line = (await archivedLines(object_key)).find((l) =>
+        l.run.run_id === runIds[0]
+      ) as unknown as {
+        run: Record<string, unknown>;
+        events: unknown[];
+      };
+      const original = JSON.parse(before.get(runIds[0])!.run);
+      assert.deepEqual(line.run.metadata, original.metadata);
+      assert.equal(line.events.length, 2);
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "S3 unreachable: 503 and nothing deleted",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    const server = await serveFunctions({ S3_ENDPOINT: "http://127.0.0.1:9" });
+    try {
+      const { runIds } = await seed(sql, [300]);
+      const answer = await invoke({}, server.url);
+      assert.equal(answer.status, 503, JSON.stringify(answer.json));
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 1);
+      assert.equal(
+        (await sql`select 1 from ops.cleanup_archived_runs where run_id = any(${runIds})`).length,
+        0,
+      );
+    } finally {
+      await server.stop();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "database unreachable: 503 and nothing lost; back up, the rerun finishes",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    const link = new CuttableLink(databaseUrl);
+    link.up();
+    const server = await serveFunctions({ SUPABASE_DB_URL: link.url(databaseUrl) });
+    try {
+      const { runIds } = await seed(sql, [300, 301]);
+      link.down();
+      const refused = await invoke({}, server.url);
+      assert.equal(refused.status, 503);
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 2);
+      link.up();
+      await cleanAll(server.url);
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 0);
+      await assertNothingLost(sql, runIds);
+    } finally {
+      await server.stop();
+      link.down();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a crash after the put: the rerun deletes once and writes no second archive",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    const blocker = connect();
+    try {
+      const { runIds } = await seed(sql, [250, 251]);
+      const before = new Set(await keys());
+      // The commit of this invocation waits on our lock, and its database
+      // session is then killed: the archive is in S3, the rows are still here.
+      const crashed = await blocker.begin(async (tx) => {
+        await tx`lock table ops.cleanup_archives in access exclusive mode`;
+        const pending = invoke();
+        let settled = false;
+        pending.finally(() => settled = true);
+        // Kill the commit's session whenever it waits on our lock (the shim
+        // retries a dropped connection once), until the invocation gives up.
+        for (let i = 0; i < 400 && !settled; i++) {
+          const waiting = await sql`
+            select pid from pg_stat_activity
+             where wait_event_type = 'Lock' and query like '%cleanup_commit%'`;
+          for (const { pid } of waiting) await sql`select pg_terminate_backend(${pid})`;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        return await pending;
+      });
+      assert.equal(crashed.status, 503, JSON.stringify(crashed.json));
+      const written = (await keys()).filter((k) => !before.has(k) && k.startsWith("runs/"));
+      assert.ok(written.length > 0, "the archive was put before the crash");
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 2);
+
+      await cleanAll();
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 0);
+      const after = (await keys()).filter((k) => !before.has(k) && k.startsWith("runs/"));
+      assert.deepEqual(after, written, "the rerun found its archive and wrote no second one");
+      const recorded = await sql`
+        select distinct object_key from ops.cleanup_archived_runs where run_id = any(${runIds})`;
+      assert.deepEqual(recorded.map((r) => r.object_key).sort(), written);
+      await assertNothingLost(sql, runIds);
+    } finally {
+      await blocker.end();
+      await sql.end();
+    }
+  },
+});
+
+async function keys(): Promise<string[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  return (listed.Contents ?? []).map((c) => c.Key!).sort();
+}
+
+Deno.test({
+  name: "two concurrent invocations do no double work",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const { runIds } = await seed(sql, [400, 401, 402]);
+      const [a, b] = await Promise.all([invoke(), invoke()]);
+      const statuses = [a.status, b.status].sort();
+      assert.ok(
+        JSON.stringify(statuses) === "[200,409]" || JSON.stringify(statuses) === "[200,200]",
+        JSON.stringify([a.json, b.json]),
+      );
+      await cleanAll();
+      const archived = await sql`
+        select run_id, count(*)::int as n from ops.cleanup_archived_runs
+         where run_id = any(${runIds}) group by run_id`;
+      assert.deepEqual(archived.map((r) => r.n), [1, 1, 1]);
+      await assertNothingLost(sql, runIds);
+    } finally {
+      await sql.end();
+    }
+  },
+});

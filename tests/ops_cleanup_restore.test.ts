@@ -1,0 +1,172 @@
+// What cleanup removed comes back exactly: the real ops-cleanup archives and
+// deletes a run on the stack, scripts/restore.ts puts it back from s3s-fs,
+// and the rows equal the originals column for column.
+import assert from "node:assert/strict";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import type postgres from "postgres";
+import { parseArgs, restore, RestoreError, s3FromEnv, UsageError } from "../scripts/restore.ts";
+import { dbTest, freshProjectId, functionsUrl } from "./support.ts";
+
+const cronSecret = Deno.env.get("OPS_CRON_SECRET") ?? "";
+const day = 24 * 3600 * 1000;
+
+/** A project with one build finished 200 days ago, with events and an artifact. */
+async function seedOldRun(sql: postgres.Sql) {
+  const projectId = freshProjectId();
+  const runId = `run-${crypto.randomUUID().replaceAll("-", "")}`;
+  const finished = new Date(Date.now() - 200 * day);
+  const created = new Date(finished.getTime() - 600_000);
+  await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Restore', '19.0')`;
+  // Numbers no JS double holds, and microseconds, so a lossy hop anywhere shows.
+  await sql`
+    insert into ops.runs (run_id, project_id, kind, status, git_ref, created_by, metadata,
+                          created_at, started_at, finished_at, updated_at)
+    values (${runId}, ${projectId}, 'build', 'success', 'main', 'dev@restore.test',
+            '{"big": 9007199254740993, "ratio": 0.1000000000000000055511151231257827}'::jsonb,
+            ${created}::timestamptz + interval '0.000123 s', ${created}::timestamptz + interval '1.000001 s',
+            ${finished}::timestamptz + interval '0.654321 s', ${finished}::timestamptz + interval '0.987654 s')`;
+  for (const [i, message] of ["started", 'compiling\n"quoted" ünïcode', "done"].entries()) {
+    await sql`
+      insert into ops.run_events (run_id, project_id, created_at, event_type, message, data)
+      values (${runId}, ${projectId}, ${created}::timestamptz + make_interval(secs => ${
+      i + 2
+    }::int + 0.000007),
+              'build.step', ${message}, '{"step": 12345678901234567890}'::jsonb)`;
+  }
+  const [artifact] = await sql<{ artifact_id: string }[]>`
+    insert into ops.artifacts (project_id, run_id, artifact_type, storage_path, size_bytes, digest, created_at)
+    values (${projectId}, ${runId}, 'evidence', ${`s3://odooops-artifacts/${projectId}/evidence.json`},
+            1, ${"sha256:" + "e".repeat(64)}, now())
+    returning artifact_id::text`;
+  return { projectId, runId, artifactId: artifact.artifact_id };
+}
+
+/** The rows as PostgreSQL renders them, compared as text: exact, not JS-parsed. */
+async function snapshot(sql: postgres.Sql, runId: string) {
+  const [row] = await sql<{ run: string | null; events: string }[]>`
+    select (select to_jsonb(r)::text from ops.runs r where r.run_id = ${runId}) as run,
+           (select coalesce(jsonb_agg(to_jsonb(e) order by e.event_id), '[]')::text
+              from ops.run_events e where e.run_id = ${runId}) as events`;
+  return row;
+}
+
+/** Runs `deno task restore <args>` in the repository, with the stack's environment. */
+async function restoreCommand(...args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "restore", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Invokes the real ops-cleanup until `runId` has left the database. */
+async function cleanUntilGone(sql: postgres.Sql, runId: string) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const response = await fetch(`${functionsUrl}/ops-cleanup`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${cronSecret}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    const answer = await response.text();
+    assert.equal(response.status, 200, `ops-cleanup answered ${response.status}: ${answer}`);
+    const [left] = await sql`select 1 from ops.runs where run_id = ${runId}`;
+    if (!left) return;
+  }
+  throw new Error(`ops-cleanup did not remove ${runId} in 20 invocations`);
+}
+
+dbTest("a run cleanup archived and deleted is restored exactly, links and all", async (sql) => {
+  const { runId, artifactId } = await seedOldRun(sql);
+  const before = await snapshot(sql, runId);
+  assert.ok(before.run);
+  // Cleanup resumes after its checkpoint; other tests may have moved it past
+  // this run's finished_at, so this test starts a fresh pass.
+  await sql`delete from ops.cleanup_checkpoints where name = 'runs'`;
+
+  await cleanUntilGone(sql, runId);
+  const [archived] = await sql<{ object_key: string; artifact_ids: string[] }[]>`
+    select object_key, artifact_ids::text[] as artifact_ids
+      from ops.cleanup_archived_runs where run_id = ${runId}`;
+  assert.ok(archived, "cleanup recorded where the run went");
+  assert.deepEqual(archived.artifact_ids, [artifactId]);
+  const [unlinked] = await sql`select run_id from ops.artifacts where artifact_id = ${artifactId}`;
+  assert.equal(unlinked.run_id, null, "deleting the run cleared its artifact's run_id");
+
+  const s3 = s3FromEnv();
+  try {
+    const result = await restore(sql, s3, { run: runId });
+    assert.equal(result.object_key, archived.object_key);
+    assert.equal(result.lines, 1);
+    assert.equal(result.runs_restored, 1);
+    assert.equal(result.run_events_restored, 3);
+    assert.equal(result.artifacts_relinked, 1);
+    assert.deepEqual(await snapshot(sql, runId), before);
+    const [relinked] =
+      await sql`select run_id from ops.artifacts where artifact_id = ${artifactId}`;
+    assert.equal(relinked.run_id, runId);
+
+    // Again, through the command a user runs (the deno task, with its permissions).
+    const again = await restoreCommand("--run", runId);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(
+      JSON.parse(again.stdout).runs_restored,
+      0,
+      "restoring twice restores nothing more",
+    );
+    assert.equal(JSON.parse(again.stdout).runs_already_present, 1);
+    assert.match(again.stderr, /already/);
+    assert.deepEqual(await snapshot(sql, runId), before);
+  } finally {
+    s3.destroy();
+  }
+});
+
+dbTest("a restore refuses an object whose bytes are not the ones recorded", async (sql) => {
+  const key = `runs/2000/01/run-tampered..run-tampered.${"0".repeat(64)}.ndjson.gz`;
+  const bucket = Deno.env.get("S3_BUCKET") ?? "";
+  const s3 = s3FromEnv();
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "not the archive" }));
+    await sql`
+      insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
+      values (${key}, ${bucket}, ${"0".repeat(64)}, 'runs', 1, 15, '{run-tampered}', '{odoo-1}')
+      on conflict (object_key) do nothing`;
+    await assert.rejects(
+      restore(sql, s3, { object: key }),
+      (error: Error) =>
+        error instanceof RestoreError && /SHA-256 is [0-9a-f]{64}/.test(error.message),
+    );
+    const refused = await restoreCommand("--object", key);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refusing to restore from a changed object/);
+    await assert.rejects(
+      restore(sql, s3, { run: "run-never-archived" }),
+      (error: Error) =>
+        error instanceof RestoreError && /no runs archive holds it/.test(error.message),
+    );
+  } finally {
+    // A record of an unverifiable object must not outlive the test: other
+    // tests check that every recorded archive verifies.
+    await sql`delete from ops.cleanup_archives where object_key = ${key}`;
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    s3.destroy();
+  }
+});
+
+Deno.test("the command line takes exactly one of --run or --object", async () => {
+  const usage = await restoreCommand("--run");
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^usage: /);
+  assert.deepEqual(parseArgs(["--run", "run-1"]), { run: "run-1" });
+  assert.deepEqual(parseArgs(["--object", "runs/a"]), { object: "runs/a" });
+  for (const bad of [[], ["--run"], ["--run", "--object"], ["--id", "x"], ["--run", "a", "b"]]) {
+    assert.throws(() => parseArgs(bad), UsageError);
+  }
+});
