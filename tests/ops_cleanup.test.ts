@@ -2,7 +2,13 @@
 // function. After every test the invariant holds: each run that left the
 // database is in a verified archive object, and nothing else left.
 import assert from "node:assert/strict";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import type postgres from "postgres";
 import { connect, CuttableLink, freshProjectId, functionsUrl, serveFunctions } from "./support.ts";
 
@@ -287,6 +293,102 @@ Deno.test({
          where run_id = any(${runIds}) group by run_id`;
       assert.deepEqual(archived.map((r) => r.n), [1, 1, 1]);
       await assertNothingLost(sql, runIds);
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+async function exists(key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "expired artifacts and pruned backups: rows archived, then their blobs deleted; the rest kept",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const projectId = freshProjectId();
+      await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Blobs', '19.0')`;
+      const digest = `sha256:${"ab".repeat(32)}`;
+      const blob = async (key: string) => {
+        await s3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array([1, 2, 3]) }),
+        );
+        return `s3://${bucket}/${key}`;
+      };
+      const sbomOld = `blobs/${projectId}/old-sbom.json`;
+      const sbomNew = `blobs/${projectId}/new-sbom.json`;
+      const [oldArtifact] = await sql`
+        insert into ops.artifacts (project_id, artifact_type, storage_path, size_bytes, digest, created_at)
+        values (${projectId}, 'sbom', ${await blob(sbomOld)}, 3, ${digest}, ${new Date(
+        Date.now() - 120 * day,
+      )})
+        returning artifact_id::text`;
+      const [newArtifact] = await sql`
+        insert into ops.artifacts (project_id, artifact_type, storage_path, size_bytes, digest, created_at)
+        values (${projectId}, 'sbom', ${await blob(sbomNew)}, 3, ${digest}, ${new Date(
+        Date.now() - 10 * day,
+      )})
+        returning artifact_id::text`;
+      // Backups: the newest is always kept; one from 500 days ago is outside
+      // every window (a year at most) and goes.
+      const backups: { id: string; key: string; age: number }[] = [];
+      for (const age of [1, 2, 500]) {
+        const key = `dumps/${projectId}/prod-${age}.dump`;
+        const [row] = await sql`
+          insert into ops.backups (project_id, kind, environment, storage_path, size_bytes, digest, created_at)
+          values (${projectId}, 'daily', 'prod', ${await blob(key)}, 3, ${digest}, ${new Date(
+          Date.now() - age * day,
+        )})
+          returning backup_id::text`;
+        backups.push({ id: row.backup_id, key, age });
+      }
+
+      await cleanAll();
+
+      const artifactsLeft = await sql`
+        select artifact_id::text from ops.artifacts where project_id = ${projectId}`;
+      assert.deepEqual(artifactsLeft.map((r) => r.artifact_id), [newArtifact.artifact_id]);
+      assert.equal(await exists(sbomOld), false, "the expired SBOM's blob is deleted");
+      assert.equal(await exists(sbomNew), true, "a kept artifact keeps its blob");
+      const backupsLeft = (await sql`
+        select backup_id::text from ops.backups where project_id = ${projectId}`).map((r) =>
+        r.backup_id
+      );
+      assert.deepEqual(
+        backupsLeft.sort(),
+        backups.filter((b) => b.age < 500).map((b) => b.id).sort(),
+      );
+      assert.equal(await exists(backups[2].key), false, "the pruned backup's dump is deleted");
+      assert.equal(await exists(backups[0].key), true);
+      assert.equal(await exists(backups[1].key), true);
+      // Every row that left is in a verified archive.
+      for (
+        const [table, id] of [["artifacts", oldArtifact.artifact_id], ["backups", backups[2].id]]
+      ) {
+        const found = await sql`
+          select object_key from ops.cleanup_archives where archive_table = ${table} and ${id} = any(ids)`;
+        assert.equal(found.length, 1, `${table} ${id} has one archive`);
+        const lines = await archivedLines(found[0].object_key) as unknown as Record<
+          string,
+          string
+        >[];
+        const key = table === "artifacts" ? "artifact_id" : "backup_id";
+        assert.equal(lines.filter((l) => l[key] === id).length, 1);
+      }
+      assert.equal(
+        (await sql`select count(*)::int as n from ops.cleanup_s3_deletes`)[0].n,
+        0,
+        "no delete is left owed",
+      );
     } finally {
       await sql.end();
     }

@@ -16,7 +16,7 @@
 //!
 //! let config = Config::new(Some("s3cret-token-of-at-least-16"), Some("odooops-archives"));
 //! let headers = BTreeMap::from([("authorization".to_owned(), "Bearer wrong".to_owned())]);
-//! let Start::Respond { response } = start(&config, "POST", &headers, b"{}") else { panic!() };
+//! let Start::Respond { response } = start(&config, "POST", &headers, b"{}", true) else { panic!() };
 //! assert_eq!(response.status, 401);
 //! ```
 #![deny(missing_docs)]
@@ -148,7 +148,11 @@ struct Options {
     dry_run: bool,
 }
 
-/// Decides whether a request may run a cleanup.
+/// The longest body accepted: `{"dry_run": true}` and room to spare.
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// Decides whether a request may run a cleanup. `body_complete` is false
+/// when the shim stopped reading at [`MAX_BODY_BYTES`].
 ///
 /// The caller proves itself with `Authorization: Bearer <OPS_CRON_SECRET>`,
 /// the secret the pg_cron job reads from Vault.
@@ -157,6 +161,7 @@ pub fn start(
     method: &str,
     headers: &BTreeMap<String, String>,
     body: &[u8],
+    body_complete: bool,
 ) -> Start {
     let respond = |response| Start::Respond { response };
     if method != "POST" {
@@ -165,6 +170,14 @@ pub fn start(
             "method-not-allowed",
             "Method not allowed",
             "send POST",
+        ));
+    }
+    if !body_complete || body.len() > MAX_BODY_BYTES {
+        return respond(problem(
+            413,
+            "body-too-large",
+            "Body too large",
+            &format!("the body is longer than {MAX_BODY_BYTES} bytes"),
         ));
     }
     let (Some(secret), Some(bucket)) = (&config.cron_secret, &config.bucket) else {

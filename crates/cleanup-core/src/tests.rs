@@ -22,16 +22,22 @@ fn status(start: Start) -> u16 {
 fn only_the_cron_secret_may_start_a_cleanup() {
     let bearer = format!("Bearer {SECRET}");
     assert_eq!(
-        status(start(&config(), "POST", &headers("Bearer nope"), b"{}")),
+        status(start(
+            &config(),
+            "POST",
+            &headers("Bearer nope"),
+            b"{}",
+            true
+        )),
         401
     );
     assert_eq!(
-        status(start(&config(), "POST", &headers(SECRET), b"{}")),
+        status(start(&config(), "POST", &headers(SECRET), b"{}", true)),
         401,
         "no Bearer prefix"
     );
     assert_eq!(
-        status(start(&config(), "POST", &BTreeMap::new(), b"{}")),
+        status(start(&config(), "POST", &BTreeMap::new(), b"{}", true)),
         401
     );
     assert_eq!(
@@ -39,17 +45,22 @@ fn only_the_cron_secret_may_start_a_cleanup() {
             &config(),
             "POST",
             &headers(&format!("{bearer}x")),
-            b"{}"
+            b"{}",
+            true
         )),
         401
     );
-    assert_eq!(status(start(&config(), "GET", &headers(&bearer), b"")), 405);
+    assert_eq!(
+        status(start(&config(), "GET", &headers(&bearer), b"", true)),
+        405
+    );
     assert_eq!(
         status(start(
             &Config::new(None, Some("b")),
             "POST",
             &headers(&bearer),
-            b"{}"
+            b"{}",
+            true
         )),
         503
     );
@@ -58,12 +69,13 @@ fn only_the_cron_secret_may_start_a_cleanup() {
             &Config::new(Some(""), Some("b")),
             "POST",
             &headers("Bearer "),
-            b"{}"
+            b"{}",
+            true
         )),
         503
     );
     assert!(matches!(
-        start(&config(), "POST", &headers(&bearer), b""),
+        start(&config(), "POST", &headers(&bearer), b"", true),
         Start::Run { dry_run: false, .. }
     ));
 }
@@ -76,7 +88,8 @@ fn the_body_chooses_a_dry_run_and_nothing_else() {
             &config(),
             "POST",
             &headers(&bearer),
-            br#"{"dry_run": true}"#
+            br#"{"dry_run": true}"#,
+            true
         ),
         Start::Run { dry_run: true, .. }
     ));
@@ -87,7 +100,7 @@ fn the_body_chooses_a_dry_run_and_nothing_else() {
         b"nope",
     ] {
         assert_eq!(
-            status(start(&config(), "POST", &headers(&bearer), bad)),
+            status(start(&config(), "POST", &headers(&bearer), bad, true)),
             422
         );
     }
@@ -207,6 +220,20 @@ fn totals_add_up_over_batches() {
     assert_eq!(body["deleted"]["runs"], 5);
     assert_eq!(body["partitions_dropped"], json!(["run_events_p202601"]));
     assert_eq!(body["s3_objects_deleted"], 4);
+}
+
+#[test]
+fn an_oversized_body_is_413_not_an_empty_one() {
+    let bearer = format!("Bearer {SECRET}");
+    assert_eq!(
+        status(start(&config(), "POST", &headers(&bearer), b"", false)),
+        413
+    );
+    let long = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(
+        status(start(&config(), "POST", &headers(&bearer), &long, true)),
+        413
+    );
 }
 
 #[test]

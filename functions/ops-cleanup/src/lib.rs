@@ -27,13 +27,32 @@ impl Cleanup {
         }
     }
 
-    /// Decides about one request; `headers` is `Object.fromEntries(request.headers)`.
-    pub fn start(&self, method: &str, headers: JsValue, body: &[u8]) -> JsValue {
+    /// How many body bytes the shim reads at most.
+    #[wasm_bindgen(getter, js_name = maxBodyBytes)]
+    pub fn max_body_bytes(&self) -> usize {
+        cleanup_core::MAX_BODY_BYTES
+    }
+
+    /// Decides about one request; `headers` is `Object.fromEntries(request.headers)`,
+    /// `body_complete` false when the shim stopped reading at the limit.
+    pub fn start(
+        &self,
+        method: &str,
+        headers: JsValue,
+        body: &[u8],
+        body_complete: bool,
+    ) -> JsValue {
         // Headers that are not an object of strings count as absent: the
         // request is then refused for the authorization it lacks.
         let headers: BTreeMap<String, String> =
             serde_wasm_bindgen::from_value(headers).unwrap_or_default();
-        to_js(&cleanup_core::start(&self.config, method, &headers, body))
+        to_js(&cleanup_core::start(
+            &self.config,
+            method,
+            &headers,
+            body,
+            body_complete,
+        ))
     }
 
     /// The answer when another invocation holds the lease.

@@ -20,12 +20,13 @@ fn rust(value: JsValue) -> Value {
 #[wasm_bindgen_test]
 fn start_refuses_without_the_secret_and_runs_with_it() {
     let cleanup = Cleanup::new(Some("a-cron-secret-long-enough".into()), Some("b".into()));
-    let refused = rust(cleanup.start("POST", js(&json!({})), b"{}"));
+    let refused = rust(cleanup.start("POST", js(&json!({})), b"{}", true));
     assert_eq!(refused["response"]["status"], 401);
     let run = rust(cleanup.start(
         "POST",
         js(&json!({"authorization": "Bearer a-cron-secret-long-enough"})),
         br#"{"dry_run":true}"#,
+        true,
     ));
     assert_eq!(run["action"], "run");
     assert_eq!(run["dry_run"], true);

@@ -18,8 +18,13 @@ interface Started {
 
 async function fetch(request: Request): Promise<Response> {
   const started = performance.now();
-  const body = await readBounded(request, 4096);
-  const start = cleanup.start(request.method, Object.fromEntries(request.headers), body.bytes);
+  const body = await readBounded(request, cleanup.maxBodyBytes);
+  const start = cleanup.start(
+    request.method,
+    Object.fromEntries(request.headers),
+    body.bytes,
+    body.complete,
+  );
   if (start.action === "respond") return send("ops-cleanup", start.response, started);
 
   const run = new CleanupRun(start.dry_run, start.bucket, start.limit);
