@@ -288,22 +288,26 @@ begin
       from jsonb_array_elements(p_commit -> 'archives') a
     on conflict (object_key) do nothing;
 
-    for v_item in select * from jsonb_array_elements(p_commit -> 'runs') loop
-        if ops.cleanup_run_guard(v_item ->> 'id') is distinct from v_item ->> 'guard'
-           or exists (select from ops.approvals a where a.run_id = v_item ->> 'id')
-           or exists (select from ops.cleanup_holds h
-                      where h.run_id = v_item ->> 'id' and h.held_until > now()) then
-            v_changed := v_changed + 1;
-            continue;
-        end if;
-        insert into ops.cleanup_archived_runs (run_id, project_id, object_key, artifact_ids, backup_ids)
-        select r.run_id, r.project_id, v_item ->> 'key',
-               array(select a.artifact_id from ops.artifacts a where a.run_id = r.run_id),
-               array(select b.backup_id from ops.backups b where b.run_id = r.run_id)
-          from ops.runs r where r.run_id = v_item ->> 'id';
-        delete from ops.runs where run_id = v_item ->> 'id';
-        v_runs := v_runs + 1;
-    end loop;
+    -- Runs, set-based: the ones whose guard still matches, that no approval
+    -- refers to and that no hold keeps, are recorded with their links and
+    -- deleted (their events go with them).
+    create temp table if not exists cleanup_doomed_runs (run_id text primary key, object_key text not null)
+        on commit drop;
+    insert into cleanup_doomed_runs (run_id, object_key)
+    select c.id, c.key
+      from jsonb_to_recordset(p_commit -> 'runs') as c(id text, guard text, key text)
+     where ops.cleanup_run_guard(c.id) = c.guard
+       and not exists (select from ops.approvals a where a.run_id = c.id)
+       and not exists (select from ops.cleanup_holds h where h.run_id = c.id and h.held_until > now());
+    get diagnostics v_runs = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'runs', '[]'::jsonb)) - v_runs;
+
+    insert into ops.cleanup_archived_runs (run_id, project_id, object_key, artifact_ids, backup_ids)
+    select r.run_id, r.project_id, d.object_key,
+           array(select a.artifact_id from ops.artifacts a where a.run_id = r.run_id),
+           array(select b.backup_id from ops.backups b where b.run_id = r.run_id)
+      from cleanup_doomed_runs d join ops.runs r using (run_id);
+    delete from ops.runs r using cleanup_doomed_runs d where r.run_id = d.run_id;
 
     for v_item in select * from jsonb_array_elements(p_commit -> 'artifacts') loop
         delete from ops.artifacts a
