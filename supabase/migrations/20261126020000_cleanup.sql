@@ -91,20 +91,39 @@ grant select, insert, update, delete on
     ops.cleanup_holds, ops.cleanup_checkpoints, ops.cleanup_leases
     to service_role;
 
--- What a row looked like when it was read: the commit deletes a row only if
--- this is unchanged. For a run it covers its events too, since deleting the
--- run deletes them.
-create function ops.cleanup_run_guard(p_run_id text)
-returns text
+-- Runs as the planner reads them: `{"run": <row>, "events": [<rows>]}`,
+-- events in id order. The events of the whole batch come from one scan per
+-- partition (an index scan over the array of ids), not one probe per run.
+create function ops.cleanup_run_candidates(p_run_ids text[])
+returns table (run_id text, candidate jsonb)
 language sql
 stable
 set search_path = ''
 set timezone = 'UTC'
 as $$
-    select md5(to_jsonb(r)::text || coalesce(
-        (select string_agg(to_jsonb(e)::text, ',' order by e.event_id)
-           from ops.run_events e where e.run_id = r.run_id), ''))
-      from ops.runs r where r.run_id = p_run_id
+    with events as (
+        select e.run_id, jsonb_agg(to_jsonb(e) order by e.event_id) as events
+          from ops.run_events e
+         where e.run_id = any (p_run_ids)
+         group by e.run_id
+    )
+    select r.run_id, jsonb_build_object('run', to_jsonb(r), 'events', coalesce(ev.events, '[]'::jsonb))
+      from ops.runs r
+      left join events ev on ev.run_id = r.run_id
+     where r.run_id = any (p_run_ids)
+$$;
+
+-- What a run looked like when it was read: the commit deletes it only if
+-- this is unchanged. It covers the run's events too, since deleting the run
+-- deletes them. (The batch form is md5(candidate::text) over
+-- ops.cleanup_run_candidates, which is what read and commit use.)
+create function ops.cleanup_run_guard(p_run_id text)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+    select md5(c.candidate::text) from ops.cleanup_run_candidates(array[p_run_id]) c
 $$;
 
 -- Takes the cleanup lease for `p_seconds`, or says someone else holds it.
@@ -151,6 +170,7 @@ declare
     v_art_cursor jsonb;
     v_runs       jsonb;
     v_run_ids    text[];
+    v_run_guards jsonb;
     v_artifacts  jsonb;
     v_backups    jsonb;
     v_events     jsonb;
@@ -169,7 +189,7 @@ begin
     select cursor into v_art_cursor from ops.cleanup_checkpoints where name = 'artifacts';
 
     with picked as (
-        select r.*
+        select r.run_id, r.finished_at
           from ops.runs r
          where v_runs_days is not null
            and r.finished_at is not null
@@ -180,15 +200,16 @@ begin
                 or (r.finished_at, r.run_id) > ((v_run_cursor ->> 'finished_at')::timestamptz, v_run_cursor ->> 'run_id'))
          order by r.finished_at, r.run_id
          limit p_limit
+    ), candidates as (
+        select p.run_id, p.finished_at, c.candidate
+          from picked p
+          join ops.cleanup_run_candidates(array(select run_id from picked)) c using (run_id)
     )
-    select coalesce(jsonb_agg(jsonb_build_object(
-               'run', to_jsonb(p),
-               'events', coalesce((select jsonb_agg(to_jsonb(e) order by e.event_id)
-                                     from ops.run_events e where e.run_id = p.run_id), '[]'::jsonb))
-             order by p.finished_at, p.run_id), '[]'::jsonb),
-           coalesce(array_agg(p.run_id), '{}')
-      into v_runs, v_run_ids
-      from picked p;
+    select coalesce(jsonb_agg(c.candidate order by c.finished_at, c.run_id), '[]'::jsonb),
+           coalesce(array_agg(c.run_id), '{}'),
+           coalesce(jsonb_object_agg(c.run_id, md5(c.candidate::text)), '{}'::jsonb)
+      into v_runs, v_run_ids, v_run_guards
+      from candidates c;
 
     select coalesce(jsonb_agg(to_jsonb(a) order by a.created_at, a.artifact_id), '[]'::jsonb)
       into v_artifacts
@@ -238,7 +259,7 @@ begin
                 'events', v_events,
                 'complete', v_event_count < p_limit)),
         'guards', jsonb_build_object(
-            'runs', coalesce((select jsonb_object_agg(id, ops.cleanup_run_guard(id)) from unnest(v_run_ids) id), '{}'::jsonb),
+            'runs', v_run_guards,
             'artifacts', coalesce((select jsonb_object_agg(a ->> 'artifact_id', md5(a::text))
                                      from jsonb_array_elements(v_artifacts) a), '{}'::jsonb),
             'backups', coalesce((select jsonb_object_agg(b ->> 'backup_id', md5(b::text))
@@ -288,26 +309,35 @@ begin
       from jsonb_array_elements(p_commit -> 'archives') a
     on conflict (object_key) do nothing;
 
-    -- Runs, set-based: the ones whose guard still matches, that no approval
-    -- refers to and that no hold keeps, are recorded with their links and
-    -- deleted (their events go with them).
-    create temp table if not exists cleanup_doomed_runs (run_id text primary key, object_key text not null)
-        on commit drop;
-    insert into cleanup_doomed_runs (run_id, object_key)
-    select c.id, c.key
-      from jsonb_to_recordset(p_commit -> 'runs') as c(id text, guard text, key text)
-     where ops.cleanup_run_guard(c.id) = c.guard
-       and not exists (select from ops.approvals a where a.run_id = c.id)
-       and not exists (select from ops.cleanup_holds h where h.run_id = c.id and h.held_until > now());
+    -- Runs whose guard still matches, that no approval refers to and no hold
+    -- keeps, are recorded with their links and deleted with their events, in
+    -- one statement: every part sees the rows as they were before it, so the
+    -- links are recorded before the deletes clear them. The events are
+    -- deleted here rather than by the foreign key's cascade, which would go
+    -- run by run, each probing every monthly partition.
+    with doomed as (
+        select c.id as run_id, c.key as object_key
+          from jsonb_to_recordset(p_commit -> 'runs') as c(id text, guard text, key text)
+          join ops.cleanup_run_candidates(
+                   array(select x ->> 'id' from jsonb_array_elements(p_commit -> 'runs') x)) k
+            on k.run_id = c.id
+         where md5(k.candidate::text) = c.guard
+           and not exists (select from ops.approvals a where a.run_id = c.id)
+           and not exists (select from ops.cleanup_holds h where h.run_id = c.id and h.held_until > now())
+    ), recorded as (
+        insert into ops.cleanup_archived_runs (run_id, project_id, object_key, artifact_ids, backup_ids)
+        select r.run_id, r.project_id, d.object_key,
+               array(select a.artifact_id from ops.artifacts a where a.run_id = r.run_id),
+               array(select b.backup_id from ops.backups b where b.run_id = r.run_id)
+          from doomed d join ops.runs r using (run_id)
+        returning run_id
+    ), events as (
+        delete from ops.run_events e using doomed d where e.run_id = d.run_id
+        returning e.event_id
+    )
+    delete from ops.runs r using doomed d where r.run_id = d.run_id;
     get diagnostics v_runs = row_count;
     v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'runs', '[]'::jsonb)) - v_runs;
-
-    insert into ops.cleanup_archived_runs (run_id, project_id, object_key, artifact_ids, backup_ids)
-    select r.run_id, r.project_id, d.object_key,
-           array(select a.artifact_id from ops.artifacts a where a.run_id = r.run_id),
-           array(select b.backup_id from ops.backups b where b.run_id = r.run_id)
-      from cleanup_doomed_runs d join ops.runs r using (run_id);
-    delete from ops.runs r using cleanup_doomed_runs d where r.run_id = d.run_id;
 
     for v_item in select * from jsonb_array_elements(p_commit -> 'artifacts') loop
         delete from ops.artifacts a
@@ -382,12 +412,14 @@ as $$
 $$;
 
 revoke all on function
-    ops.cleanup_run_guard(text), ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text),
+    ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
     ops.cleanup_read(jsonb, integer), ops.cleanup_commit(text, jsonb),
     ops.cleanup_s3_deleted(text[]), ops.cleanup_s3_pending(integer)
     from public;
 grant execute on function
-    ops.cleanup_run_guard(text), ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text),
+    ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
     ops.cleanup_read(jsonb, integer), ops.cleanup_commit(text, jsonb),
     ops.cleanup_s3_deleted(text[]), ops.cleanup_s3_pending(integer)
     to service_role;
