@@ -81,10 +81,10 @@ if (fixtures && micro.size > 0) {
   say();
   say(
     "| case | native | native, soft SHA-256 | wasm, decision only | wasm, shim call | TypeScript |" +
-      " wasm/native (decision / call) | wasm call/TS | wasm, lean crossing (prototype) | lean/TS |",
+      " wasm/native (decision / call) | wasm call/TS |",
   );
-  say("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-  const sum = { native: 0, soft: 0, core: 0, wasm: 0, ts: 0, lean: 0 };
+  say("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  const sum = { native: 0, soft: 0, core: 0, wasm: 0, ts: 0 };
   // The largest ratio over the cases: a target is met only in every case.
   const worst = { core: 0, wasm: 0, ts: 0 };
   const row = (name: string, t: typeof sum) =>
@@ -93,7 +93,7 @@ if (fixtures && micro.size > 0) {
         us(t.ts)
       } | ${(t.core / t.native).toFixed(2)}× / ${(t.wasm / t.native).toFixed(2)}× | ${
         (t.wasm / t.ts).toFixed(2)
-      }× | ${us(t.lean)} | ${(t.lean / t.ts).toFixed(2)}× |`,
+      }× |`,
     );
   for (const { name } of fixtures.cases) {
     const t = {
@@ -102,7 +102,6 @@ if (fixtures && micro.size > 0) {
       core: micro.get(`${name}/wasm, decision only`)?.avg ?? NaN,
       wasm: micro.get(`${name}/wasm`)?.avg ?? NaN,
       ts: micro.get(`${name}/ts`)?.avg ?? NaN,
-      lean: micro.get(`${name}/wasm, lean crossing (prototype)`)?.avg ?? NaN,
     };
     for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += t[key];
     worst.core = Math.max(worst.core, t.core / t.native);

@@ -3,10 +3,13 @@
 //!
 //! The shim (`supabase/functions/ops-ingest/index.ts`) calls [`Ingest::decide`]
 //! once per request; if the decision is a write, it runs the SQL and calls
-//! [`Ingest::complete`] or [`Ingest::database_failed`]. Every returned value is
-//! a plain JSON-compatible object.
+//! [`Ingest::complete`] or [`Ingest::database_failed`]. The crossing is kept
+//! lean because it costs more than the decision itself (BENCHMARKS.md): the
+//! four headers the decision reads come in as strings, and every answer goes
+//! out as JSON text for one `JSON.parse`, instead of objects built field by
+//! field across the boundary.
 
-use ingest_core::{Config, Request, Write};
+use ingest_core::{Config, Request, Response, Write};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
@@ -34,20 +37,31 @@ impl Ingest {
         ingest_core::MAX_BODY_BYTES
     }
 
-    /// Decides about one request. `headers` is `Object.fromEntries(request.headers)`;
-    /// `now_ms` is `Date.now()`.
+    /// Decides about one request, as JSON text: `{"action":"respond",
+    /// "response":…}` or `{"action":"apply","write":…}`. The headers are
+    /// `request.headers.get(…)` of `content-type`, `webhook-id`,
+    /// `webhook-timestamp` and `webhook-signature`; `now_ms` is `Date.now()`.
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
         method: &str,
-        headers: JsValue,
+        content_type: Option<String>,
+        webhook_id: Option<String>,
+        webhook_timestamp: Option<String>,
+        webhook_signature: Option<String>,
         body: &[u8],
         body_complete: bool,
         now_ms: f64,
-    ) -> JsValue {
-        // Headers that cannot be read as strings are treated as absent; the
-        // decision then refuses the request for the header it misses.
-        let headers: BTreeMap<String, String> =
-            serde_wasm_bindgen::from_value(headers).unwrap_or_default();
+    ) -> String {
+        let headers: BTreeMap<String, String> = [
+            ("content-type", content_type),
+            ("webhook-id", webhook_id),
+            ("webhook-timestamp", webhook_timestamp),
+            ("webhook-signature", webhook_signature),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .collect();
         let request = Request {
             method,
             headers: &headers,
@@ -55,31 +69,34 @@ impl Ingest {
             body_complete,
         };
         let now = (now_ms / 1000.0).floor() as i64;
-        to_js(&ingest_core::decide(&self.config, &request, now))
+        json(&ingest_core::decide(&self.config, &request, now))
     }
 
-    /// The response for a write whose statement answered `outcome`.
-    pub fn complete(&self, write: JsValue, outcome: &str) -> JsValue {
-        match serde_wasm_bindgen::from_value::<Write>(write) {
-            Ok(write) => to_js(&ingest_core::complete(&write, outcome)),
-            Err(_) => to_js(&ingest_core::unreadable_write()),
-        }
+    /// The response, as JSON text, for a write (`JSON.stringify(decision.write)`)
+    /// whose statement answered `outcome`.
+    pub fn complete(&self, write: &str, outcome: &str) -> String {
+        json(&match serde_json::from_str::<Write>(write) {
+            Ok(write) => ingest_core::complete(&write, outcome),
+            Err(_) => ingest_core::unreadable_write(),
+        })
     }
 
-    /// The response for a write whose statement failed; `sqlstate` is the
-    /// PostgreSQL error code, or undefined when the server was not reached.
+    /// The response, as JSON text, for a write whose statement failed;
+    /// `sqlstate` is the PostgreSQL error code, or undefined when the server
+    /// was not reached.
     #[wasm_bindgen(js_name = databaseFailed)]
-    pub fn database_failed(&self, write: JsValue, sqlstate: Option<String>) -> JsValue {
-        match serde_wasm_bindgen::from_value::<Write>(write) {
-            Ok(write) => to_js(&ingest_core::database_failed(&write, sqlstate.as_deref())),
-            Err(_) => to_js(&ingest_core::unreadable_write()),
-        }
+    pub fn database_failed(&self, write: &str, sqlstate: Option<String>) -> String {
+        json(&match serde_json::from_str::<Write>(write) {
+            Ok(write) => ingest_core::database_failed(&write, sqlstate.as_deref()),
+            Err(_) => ingest_core::unreadable_write(),
+        })
     }
 }
 
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    // Plain objects and arrays rather than Maps, so the shim can use them as
-    // they are.
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+fn json<T: Serialize>(value: &T) -> String {
+    // Serializing plain data cannot fail; a failure would still be answered,
+    // as a retryable 503, rather than trap.
+    serde_json::to_string(value).unwrap_or_else(|_| {
+        serde_json::to_string::<Response>(&ingest_core::unreadable_write()).unwrap_or_default()
+    })
 }
