@@ -394,3 +394,74 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a run-event month past retention is archived, verified, then dropped; its run stays",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      // A month well past the 30-day rule, with its own partition.
+      const [{ month }] = await sql`
+        select date_trunc('month', now() - interval '3 months') as month`;
+      await sql`select ops.create_run_event_partitions(0, ${month})`;
+      const partition = `run_events_p${month.toISOString().slice(0, 7).replace("-", "")}`;
+      const projectId = freshProjectId();
+      await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Months', '19.0')`;
+      const runId = `run-${crypto.randomUUID().replaceAll("-", "")}`;
+      const created = new Date(month.getTime() + 2 * day);
+      // Finished 40 days ago: the run is kept (90 days), its old events are not (30 days).
+      await sql`
+        insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at)
+        values (${runId}, ${projectId}, 'build', 'success', 'dev@example.com', ${created}, ${created},
+                ${new Date(Date.now() - 40 * day)})`;
+      const events = await sql`
+        insert into ops.run_events (run_id, project_id, created_at, event_type, message)
+        select ${runId}, ${projectId}, ${created}::timestamptz + g * interval '1 minute', 'build.step', 'step ' || g
+          from generate_series(1, 3) g
+        returning event_id::text`;
+      const eventIds = events.map((e) => e.event_id as string);
+      const placed = await sql`
+        select tableoid::regclass::text as part from ops.run_events where run_id = ${runId}`;
+      assert.deepEqual(
+        [...new Set(placed.map((p) => p.part))],
+        [`ops.${partition}`],
+        "the events are in their month",
+      );
+
+      await cleanAll();
+
+      const left = await sql`select 1 from pg_class where relname = ${partition}`;
+      assert.equal(left.length, 0, `${partition} was dropped`);
+      assert.equal(
+        (await sql`select 1 from ops.runs where run_id = ${runId}`).length,
+        1,
+        "the run stays",
+      );
+      assert.equal((await sql`select 1 from ops.run_events where run_id = ${runId}`).length, 0);
+      const archives = await sql`
+        select object_key, sha256 from ops.cleanup_archives
+         where archive_table = 'run_events' and ids && ${eventIds}::text[]`;
+      const archived = new Set<string>();
+      for (const { object_key, sha256 } of archives) {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
+        const bytes = await object.Body!.transformToByteArray();
+        const digest = Array.from(
+          new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
+        )
+          .map((b) => b.toString(16).padStart(2, "0")).join("");
+        assert.equal(digest, sha256, `${object_key} verifies`);
+        for (const line of await archivedLines(object_key) as unknown as { event_id: number }[]) {
+          archived.add(String(line.event_id));
+        }
+      }
+      assert.deepEqual(
+        eventIds.filter((id) => !archived.has(id)),
+        [],
+        "every dropped event is archived",
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+});
