@@ -54,6 +54,10 @@ for (;;) {
   const answer = await response.json();
   invocations++;
   if (response.status !== 200) throw new Error(JSON.stringify(answer));
+  console.log(
+    `invocation ${invocations}: ${answer.batches} batches, complete ${answer.complete}, ` +
+      `deleted ${JSON.stringify(answer.deleted)}`,
+  );
   const [{ left }] =
     await sql`select count(*)::int as left from ops.runs where project_id = ${project}`;
   if (left === 0 || invocations > 200) break;

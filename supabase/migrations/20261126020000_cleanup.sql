@@ -234,6 +234,8 @@ begin
       from (select e.*
               from ops.run_events e
              where v_events_before is not null and e.created_at < v_events_before
+               -- Events of the runs read above travel inside their runs.
+               and not (e.run_id = any (v_run_ids))
              order by e.created_at, e.event_id
              limit p_limit) e;
 

@@ -32,6 +32,15 @@ use subtle::ConstantTimeEq;
 /// Rows read per table per batch.
 pub const READ_LIMIT: u32 = 2_000;
 
+/// What the planner may put in one batch's archives. A run's line counts
+/// one row per event too, so the row budget leaves room for a full page of
+/// runs with a few dozen events each; the byte budget bounds the memory a
+/// batch holds (its NDJSON before compression).
+pub const BUDGET: Budget = Budget {
+    max_rows: 50_000,
+    max_bytes: 32 << 20,
+};
+
 /// How long the lease of one invocation lasts. Longer than Supabase's 150 s
 /// wall-clock limit, so a live invocation never loses it; short enough that a
 /// crashed one blocks the next daily run for minutes, not a day.
@@ -225,7 +234,7 @@ pub fn start(
     Start::Run {
         dry_run: options.dry_run,
         bucket: bucket.clone(),
-        budget: json!(Budget::DEFAULT).to_string(),
+        budget: json!(BUDGET).to_string(),
         limit: READ_LIMIT,
         lease_seconds: LEASE_SECONDS,
     }
@@ -371,11 +380,16 @@ impl Run {
         })?;
         self.batches += 1;
         let limit = self.limit as usize;
-        // Another batch may find more only if this one read a full page of a
-        // table, or had to leave events for later.
+        // Another batch may find more if this one read a full page of a
+        // table, or its budget left rows of the page for later.
+        let deferred = &plan.summary;
         let full = read.input.runs.len() >= limit
             || read.input.artifacts.len() >= limit
-            || !read.input.run_events.complete;
+            || !read.input.run_events.complete
+            || deferred.runs.deferred > 0
+            || deferred.artifacts.deferred > 0
+            || deferred.backups.deferred > 0
+            || deferred.run_events.deferred > 0;
         let commit = commit(&plan, &read, &self.bucket, limit);
         add(&mut self.summary, &plan.summary);
         for archive in &plan.archives {
@@ -552,10 +566,10 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
     // project with a longer retention) must be judged again when they age.
     let mut resume = serde_json::to_value(&plan.resume_after).unwrap_or(Value::Null);
     if let Value::Object(cursors) = &mut resume {
-        if read.input.runs.len() < limit {
+        if read.input.runs.len() < limit && plan.summary.runs.deferred == 0 {
             cursors.insert("runs".to_owned(), json!("reset"));
         }
-        if read.input.artifacts.len() < limit {
+        if read.input.artifacts.len() < limit && plan.summary.artifacts.deferred == 0 {
             cursors.insert("artifacts".to_owned(), json!("reset"));
         }
     }

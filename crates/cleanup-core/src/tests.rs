@@ -262,3 +262,23 @@ fn queued_uris_split_into_bucket_and_key() {
     );
     assert!(Run::s3_targets("nonsense").is_empty());
 }
+
+#[test]
+fn rows_the_budget_left_for_later_keep_the_cursor_and_the_run_going() {
+    // A page that is not full, but the budget took only the first run.
+    let mut run = Run::new(false, "b", 100);
+    let tight = read(vec![
+        run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
+        run_row("run-older", "success", Some("2026-01-01T10:06:00+00:00")),
+    ])
+    .replace(r#""max_rows":10000"#, r#""max_rows":1"#);
+    let step = run.step(&tight).unwrap();
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(commit["runs"].as_array().unwrap().len(), 1);
+    assert!(
+        commit["resume_after"]["runs"].is_object(),
+        "{}",
+        commit["resume_after"]
+    );
+    assert!(run.should_continue(0.0));
+}

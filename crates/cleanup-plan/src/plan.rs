@@ -766,6 +766,12 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
+        // An event whose run this plan archives and deletes is already in the
+        // run's line and goes with the run: archiving it again for its month
+        // would only double the work (the first cleanup of a database, where
+        // old runs still have old events).
+        let with_their_run: BTreeSet<&str> =
+            self.plan.delete.runs.iter().map(String::as_str).collect();
         let mut order: Vec<&RunEvent> = batch.events.iter().collect();
         order.sort_unstable_by_key(|event| (event.created_at, event.event_id));
 
@@ -773,6 +779,9 @@ impl<'a> Planner<'a> {
         let mut lines = Vec::new();
         let mut deferred = 0;
         for event in order {
+            if with_their_run.contains(event.run_id.as_str()) {
+                continue;
+            }
             if deferred == 0 {
                 let start = buf.len();
                 write_line(&mut buf, event)?;
@@ -802,6 +811,7 @@ impl<'a> Planner<'a> {
         let partitions = &mut self.plan.run_event_partitions;
         partitions.drop_now = drop_now;
         let summary = &mut self.plan.summary.run_events;
+        // Events that go with their run are already counted with it.
         summary.archived += archived;
         summary.deferred += deferred;
         if drop_now {

@@ -726,3 +726,41 @@ fn fetch_bounds_are_the_shortest_rules() {
         None
     );
 }
+
+#[test]
+fn events_of_a_run_archived_in_the_same_plan_are_not_archived_twice() {
+    // Now 2026-11-26: runs finished before 2026-08-28 go (90 days), events
+    // before 2026-10-01 go (whole months older than 30 days).
+    let mut input = input(at("2026-11-26T03:00:00Z"));
+    let mut gone = finished("run-gone", "odoo-1", at("2026-05-01T00:00:00Z"));
+    let kept = finished("run-kept", "odoo-1", at("2026-10-20T00:00:00Z"));
+    let gone_event = event(1, &gone, at("2026-04-30T23:00:00Z"));
+    let kept_event = event(2, &kept, at("2026-09-15T00:00:00Z"));
+    gone.events = vec![gone_event.clone()];
+    input.runs = vec![gone, kept];
+    input.run_events.partitions = vec!["run_events_p202604".into(), "run_events_p202609".into()];
+    input.run_events.events = vec![gone_event, kept_event];
+    input.run_events.complete = true;
+    let plan = plan(&input).unwrap();
+    assert_eq!(plan.delete.runs, ["run-gone"]);
+    let event_ids: Vec<&str> = plan
+        .archives
+        .iter()
+        .filter(|a| a.table == cleanup_plan::ArchiveTable::RunEvents)
+        .flat_map(|a| a.ids.iter().map(String::as_str))
+        .collect();
+    assert_eq!(
+        event_ids,
+        ["2"],
+        "only the kept run's event is archived for its month"
+    );
+    let run_line = plan
+        .archives
+        .iter()
+        .find(|a| a.table == cleanup_plan::ArchiveTable::Runs)
+        .map(|a| common::gunzip(&a.content))
+        .unwrap();
+    assert!(run_line.contains("\"event_id\":1"), "{run_line}");
+    assert!(plan.run_event_partitions.drop_now);
+    assert_eq!(plan.summary.run_events.archived, 2);
+}
