@@ -1,0 +1,52 @@
+-- ops.cleanup_commit deletes only what is unchanged since it was read.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = extensions, public;
+select plan(8);
+
+insert into ops.projects (project_id, name, odoo_version) values ('odoo-9401', 'Guards', '19.0');
+-- Rows as an earlier transaction left them.
+insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at, updated_at)
+select 'run-guard000' || n, 'odoo-9401', 'build', 'success', 'dev@guard.test',
+       now() - interval '200 days', now() - interval '200 days', now() - interval '199 days',
+       now() - interval '199 days'
+  from generate_series(1, 3) n;
+insert into ops.run_events (run_id, project_id, created_at, event_type, message)
+select 'run-guard000' || n, 'odoo-9401', now() - interval '200 days', 'build.step', 'x'
+  from generate_series(1, 3) n;
+insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
+values ('runs/guard.ndjson.gz', 'b', repeat('a', 64), 'runs', 3, 1, '{run-guard0001,run-guard0002,run-guard0003}', '{odoo-9401}');
+select ok(ops.cleanup_acquire('guard-test', 60), 'the lease is taken');
+
+create temp table read_guards as
+select run_id, ops.cleanup_run_guard(run_id) as guard from ops.runs where project_id = 'odoo-9401';
+select is((select count(distinct guard)::int from read_guards), 3, 'each run has its own guard');
+
+-- After the read: a late event for run 1, a metadata change on run 2.
+insert into ops.run_events (run_id, project_id, created_at, event_type, message)
+values ('run-guard0001', 'odoo-9401', now() - interval '200 days', 'build.late', 'late');
+update ops.runs set metadata = '{"note": "changed"}' where run_id = 'run-guard0002';
+select isnt(ops.cleanup_run_guard('run-guard0001'),
+            (select guard from read_guards where run_id = 'run-guard0001'), 'a new event changes the guard');
+select isnt(ops.cleanup_run_guard('run-guard0002'),
+            (select guard from read_guards where run_id = 'run-guard0002'), 'an update changes the guard');
+
+select is(
+    ops.cleanup_commit('guard-test', jsonb_build_object(
+        'archives', '[]'::jsonb,
+        'runs', (select jsonb_agg(jsonb_build_object('id', run_id, 'guard', guard, 'key', 'runs/guard.ndjson.gz'))
+                   from read_guards),
+        'artifacts', '[]'::jsonb, 'backups', '[]'::jsonb, 's3_deletes', '[]'::jsonb,
+        'resume_after', '{}'::jsonb, 'drop_events_before', null, 'archived_event_ids', '[]'::jsonb))
+      -> 'runs', '1'::jsonb, 'only the unchanged run is deleted');
+select results_eq(
+    $$select run_id from ops.runs where project_id = 'odoo-9401' order by run_id$$,
+    $$values ('run-guard0001'::text), ('run-guard0002'::text)$$,
+    'the changed runs stay, with their events');
+select is((select count(*)::int from ops.run_events where run_id = 'run-guard0001'), 2,
+          'the late event is still there');
+select is((select count(*)::int from ops.cleanup_archived_runs where run_id like 'run-guard%'), 1,
+          'only the deleted run is recorded as archived');
+
+select * from finish();
+rollback;
