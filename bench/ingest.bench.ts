@@ -67,16 +67,6 @@ function essence(decision: Decision): unknown {
 const probePath = Deno.env.get("OPS_BENCH_PROBE");
 interface Probe {
   decide(index: number): number;
-  decideLean(
-    method: string,
-    contentType: string | null,
-    webhookId: string | null,
-    webhookTimestamp: string | null,
-    webhookSignature: string | null,
-    body: Uint8Array,
-    bodyComplete: boolean,
-    nowMs: number,
-  ): string;
 }
 const probe: Probe | undefined = probePath
   ? new (await import(`file://${Deno.realPathSync(probePath)}`)).Probe(

@@ -138,8 +138,7 @@ pub use probe::Probe;
 #[cfg(target_arch = "wasm32")]
 mod probe {
     use super::{parse, Fixtures};
-    use ingest_core::{decide, Config, Request};
-    use std::collections::BTreeMap;
+    use ingest_core::Config;
     use wasm_bindgen::prelude::*;
 
     /// The fixtures, held inside wasm.
@@ -171,41 +170,6 @@ mod probe {
             } else {
                 1
             }
-        }
-
-        /// A prototype of a leaner crossing for `Ingest.decide`: the four
-        /// headers the decision reads, as strings, in; the decision as JSON
-        /// text out, for `JSON.parse`. Same decision, same configuration.
-        #[wasm_bindgen(js_name = decideLean)]
-        #[allow(clippy::too_many_arguments)]
-        pub fn decide_lean(
-            &self,
-            method: &str,
-            content_type: Option<String>,
-            webhook_id: Option<String>,
-            webhook_timestamp: Option<String>,
-            webhook_signature: Option<String>,
-            body: &[u8],
-            body_complete: bool,
-            now_ms: f64,
-        ) -> String {
-            let headers: BTreeMap<String, String> = [
-                ("content-type", content_type),
-                ("webhook-id", webhook_id),
-                ("webhook-timestamp", webhook_timestamp),
-                ("webhook-signature", webhook_signature),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| Some((name.to_owned(), value?)))
-            .collect();
-            let request = Request {
-                method,
-                headers: &headers,
-                body,
-                body_complete,
-            };
-            let now = (now_ms / 1000.0).floor() as i64;
-            serde_json::to_string(&decide(&self.config, &request, now)).unwrap_or_default()
         }
     }
 }
