@@ -92,6 +92,31 @@ async function archivedLines(key: string): Promise<{ run: { run_id: string } }[]
   return text.trim().split("\n").map((line) => JSON.parse(line));
 }
 
+/**
+ * The events of `eventIds` found in verified run_events archive objects, by
+ * id, with the number of objects holding each.
+ */
+async function archivedEvents(sql: postgres.Sql, eventIds: string[]) {
+  const archives = await sql`
+    select object_key, sha256 from ops.cleanup_archives
+     where archive_table = 'run_events' and ids && ${eventIds}::text[]`;
+  const archived = new Map<string, number>();
+  for (const { object_key, sha256 } of archives) {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
+    const bytes = await object.Body!.transformToByteArray();
+    const digest = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
+    )
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(digest, sha256, `${object_key} verifies`);
+    for (const line of await archivedLines(object_key) as unknown as { event_id: number }[]) {
+      const id = String(line.event_id);
+      archived.set(id, (archived.get(id) ?? 0) + 1);
+    }
+  }
+  return archived;
+}
+
 /** Every run gone from the database is in exactly one verified archive. */
 async function assertNothingLost(sql: postgres.Sql, runIds: string[]) {
   const present = new Set(
@@ -439,26 +464,71 @@ Deno.test({
         "the run stays",
       );
       assert.equal((await sql`select 1 from ops.run_events where run_id = ${runId}`).length, 0);
-      const archives = await sql`
-        select object_key, sha256 from ops.cleanup_archives
-         where archive_table = 'run_events' and ids && ${eventIds}::text[]`;
-      const archived = new Set<string>();
-      for (const { object_key, sha256 } of archives) {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
-        const bytes = await object.Body!.transformToByteArray();
-        const digest = Array.from(
-          new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
-        )
-          .map((b) => b.toString(16).padStart(2, "0")).join("");
-        assert.equal(digest, sha256, `${object_key} verifies`);
-        for (const line of await archivedLines(object_key) as unknown as { event_id: number }[]) {
-          archived.add(String(line.event_id));
-        }
-      }
+      const archived = await archivedEvents(sql, eventIds);
       assert.deepEqual(
         eventIds.filter((id) => !archived.has(id)),
         [],
         "every dropped event is archived",
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a month with more events than one batch reads is archived page by page, then dropped",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const [{ month }] = await sql`
+        select date_trunc('month', now() - interval '4 months') as month`;
+      await sql`select ops.create_run_event_partitions(0, ${month})`;
+      const partition = `run_events_p${month.toISOString().slice(0, 7).replace("-", "")}`;
+      const projectId = freshProjectId();
+      await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Pages', '19.0')`;
+      // Kept runs (finished 40 days ago) whose events are long past retention:
+      // 2,600 events, more than the 2,000 one batch reads.
+      const runIds = Array.from(
+        { length: 13 },
+        () => `run-${crypto.randomUUID().replaceAll("-", "")}`,
+      );
+      const created = new Date(month.getTime() + 3 * day);
+      for (const runId of runIds) {
+        await sql`
+          insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at)
+          values (${runId}, ${projectId}, 'build', 'success', 'dev@example.com', ${created}, ${created},
+                  ${new Date(Date.now() - 40 * day)})`;
+      }
+      const events = await sql`
+        insert into ops.run_events (run_id, project_id, created_at, event_type, message, data)
+        select r, ${projectId}, ${created}::timestamptz + g * interval '1 second', 'build.step', 'step ' || g,
+               jsonb_build_object('n', g, 'big', 9007199254740993)
+          from unnest(${runIds}::text[]) r, generate_series(1, 200) g
+        returning event_id::text`;
+      assert.equal(events.length, 2600);
+      const eventIds = events.map((e) => e.event_id as string);
+
+      await cleanAll();
+
+      assert.equal((await sql`select 1 from pg_class where relname = ${partition}`).length, 0);
+      assert.equal(
+        (await sql`select 1 from ops.runs where run_id = any(${runIds})`).length,
+        runIds.length,
+        "the runs stay",
+      );
+      assert.equal(
+        (await sql`select 1 from ops.run_events where event_id = any(${eventIds}::bigint[])`)
+          .length,
+        0,
+      );
+      const archived = await archivedEvents(sql, eventIds);
+      assert.deepEqual(eventIds.filter((id) => !archived.has(id)), [], "every event archived");
+      assert.deepEqual(
+        [...archived.values()].filter((n) => n !== 1),
+        [],
+        "and archived once, not once per batch",
       );
     } finally {
       await sql.end();

@@ -260,6 +260,7 @@ struct Read {
 #[derive(Deserialize)]
 struct Guards {
     runs: HashMap<String, String>,
+    run_events: HashMap<String, String>,
     artifacts: HashMap<String, String>,
     backups: HashMap<String, String>,
 }
@@ -554,11 +555,14 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
             .map(|id| json!({ "id": id, "guard": guards.get(id), "key": key_of.get(id.as_str()) }))
             .collect()
     };
-    let archived_event_ids: Vec<&String> = plan
+    // Archived run events are deleted with the batch, as runs are; a month
+    // is dropped once nothing is left in it.
+    let archived_events: Vec<Value> = plan
         .archives
         .iter()
         .filter(|a| a.table == ArchiveTable::RunEvents)
         .flat_map(|a| a.ids.iter())
+        .map(|id| json!({ "id": id, "guard": read.guards.run_events.get(id) }))
         .collect();
     let partitions = &plan.run_event_partitions;
     let drop_before = partitions.drop_before.filter(|_| partitions.drop_now);
@@ -583,8 +587,9 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
         "backups": guarded(&plan.delete.backups, &read.guards.backups),
         "s3_deletes": plan.s3_deletes,
         "resume_after": resume,
+        "run_events": archived_events,
+        "events_before": partitions.drop_before,
         "drop_events_before": drop_before,
-        "archived_event_ids": archived_event_ids,
     })
     .to_string()
 }

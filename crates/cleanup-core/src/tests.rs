@@ -134,7 +134,10 @@ fn read(runs: Vec<Value>) -> String {
             "approvals": [], "artifacts": [], "backups": [],
             "run_events": {"partitions": [], "events": [], "complete": true}
         },
-        "guards": {"runs": {"run-old": "g1", "run-open": "g2"}, "artifacts": {}, "backups": {}},
+        "guards": {
+            "runs": {"run-old": "g1", "run-open": "g2"}, "run_events": {},
+            "artifacts": {}, "backups": {}
+        },
         "events_before": null
     })
     .to_string()
@@ -164,6 +167,59 @@ fn a_batch_archives_then_commits_exactly_the_archived_runs() {
     // The page was not full: the table was read to its end.
     assert_eq!(commit["resume_after"]["runs"], "reset");
     assert!(!run.should_continue(0.0));
+}
+
+/// A read of month events only: `complete` as given, two events of a kept run.
+fn read_events(complete: bool) -> String {
+    let event = |id: i64| {
+        json!({
+            "event_id": id, "run_id": "run-kept", "project_id": "odoo-42",
+            "created_at": "2026-08-01T10:00:02+00:00", "level": "info",
+            "event_type": "build.started", "message": "go", "data": {}
+        })
+    };
+    json!({
+        "input": {
+            "now": "2026-11-26T03:00:00+00:00",
+            "policies": cleanup_plan::RetentionPolicy::seed_defaults(),
+            "budget": Budget::DEFAULT,
+            "lifecycle": {"backup_locations": []},
+            "runs": [], "approvals": [], "artifacts": [], "backups": [],
+            "run_events": {
+                "partitions": ["run_events_p202608", "run_events_p202612"],
+                "events": [event(11), event(12)], "complete": complete
+            }
+        },
+        "guards": {
+            "runs": {}, "run_events": {"11": "e11", "12": "e12"},
+            "artifacts": {}, "backups": {}
+        },
+        "events_before": "2026-10-01T00:00:00+00:00"
+    })
+    .to_string()
+}
+
+#[test]
+fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_complete() {
+    let mut run = Run::new(false, "b", 100);
+    let step = run.step(&read_events(false)).unwrap();
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(step.puts.len(), 1);
+    // Every archived event goes with this commit, under its guard...
+    assert_eq!(
+        commit["run_events"],
+        json!([{"id": "11", "guard": "e11"}, {"id": "12", "guard": "e12"}])
+    );
+    assert_eq!(commit["events_before"], "2026-10-01T00:00:00.000000Z");
+    // ...but the month stays while events may be left: the next batch reads them.
+    assert_eq!(commit["drop_events_before"], Value::Null);
+    assert!(run.should_continue(0.0));
+
+    let mut last = Run::new(false, "b", 100);
+    let step = last.step(&read_events(true)).unwrap();
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(commit["run_events"].as_array().map(Vec::len), Some(2));
+    assert_eq!(commit["drop_events_before"], "2026-10-01T00:00:00.000000Z");
 }
 
 #[test]

@@ -63,11 +63,14 @@ pub struct EventBatch {
     /// (`run_events_pYYYYMM`, `run_events_default`); other names are ignored,
     /// as `ops.drop_run_event_partitions` ignores them.
     pub partitions: Vec<String>,
-    /// Events created before [`FetchBounds::run_events_before`] and after the
-    /// last checkpoint ([`ResumeAfter::run_events`]), in any order.
+    /// Events created before [`FetchBounds::run_events_before`], in any
+    /// order: the oldest page of them. (An executor that deletes archived
+    /// events as it goes, as ours does, needs no cursor; one that does not
+    /// reads after [`ResumeAfter::run_events`].)
     pub events: Vec<RunEvent>,
     /// True when `events` holds every such event (the query returned fewer
-    /// than it asked for). Only then can the partitions be dropped.
+    /// than it asked for). Only then can the partitions be dropped. An
+    /// executor that did not read events at all says false.
     pub complete: bool,
 }
 
@@ -167,8 +170,10 @@ pub struct PartitionPlan {
     /// The existing monthly partitions that end at or before `drop_before`,
     /// oldest first.
     pub expired: Vec<String>,
-    /// True when every event before `drop_before` is archived (by this plan
-    /// or an earlier one): the executor may call
+    /// True when this plan archives every event still before `drop_before`
+    /// (the batch is complete and nothing was deferred). The executor
+    /// deletes archived events in the commit that records their archives, so
+    /// once this plan's commit is done the months are empty and it may call
     /// `ops.drop_run_event_partitions(drop_before)`, which drops exactly
     /// `expired` and deletes the default partition's rows before it.
     pub drop_now: bool,
@@ -811,12 +816,11 @@ impl<'a> Planner<'a> {
         let partitions = &mut self.plan.run_event_partitions;
         partitions.drop_now = drop_now;
         let summary = &mut self.plan.summary.run_events;
-        // Events that go with their run are already counted with it.
+        // Events that go with their run are already counted with it. An
+        // archived event is deleted by the commit that records its archive.
         summary.archived += archived;
         summary.deferred += deferred;
-        if drop_now {
-            summary.deleted += archived;
-        }
+        summary.deleted += archived;
         self.plan
             .archives
             .extend(build_objects(ArchiveTable::RunEvents, &buf, &lines)?);

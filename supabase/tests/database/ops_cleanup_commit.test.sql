@@ -2,7 +2,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(8);
+select plan(13);
 
 insert into ops.projects (project_id, name, odoo_version) values ('odoo-9401', 'Guards', '19.0');
 -- Rows as an earlier transaction left them.
@@ -37,7 +37,8 @@ select is(
         'runs', (select jsonb_agg(jsonb_build_object('id', run_id, 'guard', guard, 'key', 'runs/guard.ndjson.gz'))
                    from read_guards),
         'artifacts', '[]'::jsonb, 'backups', '[]'::jsonb, 's3_deletes', '[]'::jsonb,
-        'resume_after', '{}'::jsonb, 'drop_events_before', null, 'archived_event_ids', '[]'::jsonb))
+        'resume_after', '{}'::jsonb, 'run_events', '[]'::jsonb, 'events_before', null,
+        'drop_events_before', null))
       -> 'runs', '1'::jsonb, 'only the unchanged run is deleted');
 select results_eq(
     $$select run_id from ops.runs where project_id = 'odoo-9401' order by run_id$$,
@@ -47,6 +48,42 @@ select is((select count(*)::int from ops.run_events where run_id = 'run-guard000
           'the late event is still there');
 select is((select count(*)::int from ops.cleanup_archived_runs where run_id like 'run-guard%'), 1,
           'only the deleted run is recorded as archived');
+
+-- Month events of a kept run: archived events go with the commit, each only
+-- if unchanged since the read; the month stays while one is left.
+insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at)
+values ('run-guardkept', 'odoo-9401', 'build', 'success', 'dev@guard.test',
+        now() - interval '2 days', now() - interval '2 days', now() - interval '1 day');
+-- The oldest events in the database, so the first page of the read holds them.
+insert into ops.run_events (run_id, project_id, created_at, event_type, message)
+select 'run-guardkept', 'odoo-9401', timestamptz '2001-01-01 00:00:00+00' + n * interval '1 second',
+       'build.step', 'step ' || n
+  from generate_series(1, 3) n;
+create temp table read_events as
+select e.event_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000)::jsonb
+                    -> 'guards' -> 'run_events' ->> e.event_id::text) as guard,
+       date_trunc('month', now() - interval '30 days') as cut
+  from ops.run_events e where e.run_id = 'run-guardkept';
+select is((select count(guard)::int from read_events), 3, 'the read guards each month event');
+update ops.run_events set message = 'edited'
+ where event_id = (select max(event_id) from ops.run_events where run_id = 'run-guardkept');
+
+create temp table event_commit as
+select ops.cleanup_commit('guard-test', jsonb_build_object(
+        'archives', '[]'::jsonb, 'runs', '[]'::jsonb, 'artifacts', '[]'::jsonb, 'backups', '[]'::jsonb,
+        's3_deletes', '[]'::jsonb, 'resume_after', '{}'::jsonb,
+        'run_events', (select jsonb_agg(jsonb_build_object('id', event_id::text, 'guard', guard)) from read_events),
+        'events_before', (select max(cut) from read_events),
+        'drop_events_before', (select max(cut) from read_events))) as answer;
+select is((select answer -> 'run_events' from event_commit), '2'::jsonb,
+          'the unchanged archived events are deleted');
+select is((select answer -> 'changed' from event_commit), '1'::jsonb, 'the edited one is counted as changed');
+select results_eq(
+    $$select message from ops.run_events where run_id = 'run-guardkept'$$,
+    $$values ('edited'::text)$$,
+    'the edited event stays for the next run, with its run');
+select is((select answer -> 'partitions_dropped' from event_commit), '[]'::jsonb,
+          'nothing is dropped while an event is left before the cut-off');
 
 select * from finish();
 rollback;

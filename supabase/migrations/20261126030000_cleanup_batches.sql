@@ -1,0 +1,332 @@
+-- ops-cleanup, batches that always progress and cost less.
+--
+-- 1. Run events past retention are deleted as their archive is verified, in
+--    the batch's commit (guarded like runs: only events unchanged since they
+--    were read), and a month's partition is dropped once nothing is left in
+--    it. Before, archived events stayed until the whole month could be
+--    dropped at once, and every batch read the same first page of them
+--    again: a month with more events than one page (any real month) was
+--    archived over and over and never dropped.
+-- 2. Runs first, then months of events: while runs fill a whole page, no
+--    month events are read, so the events of expired runs go inside their
+--    runs' lines (which a run's restore needs) instead of into month
+--    archives ahead of their runs.
+-- 3. Batches are read as json text, not jsonb.
+--
+-- The planner's input and the guards are text in the end (the function
+-- answers text; the guard is an md5 of each candidate's text). Building them
+-- as jsonb first cost most of a batch: every row converted to binary jsonb,
+-- its keys sorted, aggregated, then converted back to text, twice per run
+-- (once to read, once in the commit's guard). json is built as text directly.
+-- The planner parses rows into typed structs, so key order does not matter
+-- to it; what matters is that read and commit produce the same text for an
+-- unchanged row, and both go through ops.cleanup_run_candidates.
+
+drop function ops.cleanup_run_guard(text);
+drop function ops.cleanup_run_candidates(text[]);
+
+-- Runs as the planner reads them: `{"run": <row>, "events": [<rows>]}`,
+-- events in id order. The events of the whole batch come from one scan per
+-- partition (an index scan over the array of ids), not one probe per run.
+create function ops.cleanup_run_candidates(p_run_ids text[])
+returns table (run_id text, candidate json)
+language sql
+stable
+set search_path = ''
+set timezone = 'UTC'
+as $$
+    with events as (
+        select e.run_id, json_agg(e order by e.event_id) as events
+          from ops.run_events e
+         where e.run_id = any (p_run_ids)
+         group by e.run_id
+    )
+    select r.run_id, json_build_object('run', r, 'events', coalesce(ev.events, '[]'::json))
+      from ops.runs r
+      left join events ev on ev.run_id = r.run_id
+     where r.run_id = any (p_run_ids)
+$$;
+
+-- What a run looked like when it was read: the commit deletes it only if
+-- this is unchanged. It covers the run's events too, since deleting the run
+-- deletes them. (The batch form is md5(candidate::text) over
+-- ops.cleanup_run_candidates, which is what read and commit use.)
+create function ops.cleanup_run_guard(p_run_id text)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+    select md5(c.candidate::text) from ops.cleanup_run_candidates(array[p_run_id]) c
+$$;
+
+-- The planner's input: `{"input": PlanInput, "guards": {...}}`, as text so
+-- no driver turns its numbers into doubles. Reads at most `p_limit` rows of
+-- each table after its checkpoint, and only rows old enough for the
+-- shortest retention of their table.
+create or replace function ops.cleanup_read(p_budget jsonb, p_limit integer)
+returns text
+language plpgsql
+stable
+set search_path = ''
+set timezone = 'UTC'
+as $$
+declare
+    v_now        timestamptz := now();
+    v_runs_days  integer;
+    v_art_days   integer;
+    v_events_before timestamptz;
+    v_run_cursor jsonb;
+    v_art_cursor jsonb;
+    v_runs       json;
+    v_run_ids    text[];
+    v_run_guards json;
+    v_artifacts  jsonb;
+    v_backups    jsonb;
+    v_events     json;
+    v_event_count integer;
+    v_event_guards json;
+begin
+    select min(retain_days) into v_runs_days
+      from ops.retention_policies where target = 'runs';
+    select min(retain_days) into v_art_days
+      from ops.retention_policies where target = 'artifacts';
+    -- Run events go by whole months: the month holding now - retention and
+    -- everything after it stays.
+    select date_trunc('month', v_now - make_interval(days => min(retain_days)))
+      into v_events_before
+      from ops.retention_policies where target = 'run_events' and project_id is null;
+    select cursor into v_run_cursor from ops.cleanup_checkpoints where name = 'runs';
+    select cursor into v_art_cursor from ops.cleanup_checkpoints where name = 'artifacts';
+
+    with picked as (
+        select r.run_id, r.finished_at
+          from ops.runs r
+         where v_runs_days is not null
+           and r.finished_at is not null
+           and r.finished_at < v_now - make_interval(days => v_runs_days)
+           and not exists (select from ops.cleanup_holds h
+                            where h.run_id = r.run_id and h.held_until > v_now)
+           and (v_run_cursor is null
+                or (r.finished_at, r.run_id) > ((v_run_cursor ->> 'finished_at')::timestamptz, v_run_cursor ->> 'run_id'))
+         order by r.finished_at, r.run_id
+         limit p_limit
+    ), candidates as (
+        select p.run_id, p.finished_at, c.candidate
+          from picked p
+          join ops.cleanup_run_candidates(array(select run_id from picked)) c using (run_id)
+    )
+    select coalesce(json_agg(c.candidate order by c.finished_at, c.run_id), '[]'::json),
+           coalesce(array_agg(c.run_id), '{}'),
+           coalesce(json_object_agg(c.run_id, md5(c.candidate::text)), '{}'::json)
+      into v_runs, v_run_ids, v_run_guards
+      from candidates c;
+
+    select coalesce(jsonb_agg(to_jsonb(a) order by a.created_at, a.artifact_id), '[]'::jsonb)
+      into v_artifacts
+      from (select a.*
+              from ops.artifacts a
+             where v_art_days is not null
+               and a.created_at < v_now - make_interval(days => v_art_days)
+               and (v_art_cursor is null
+                    or (a.created_at, a.artifact_id::text)
+                       > ((v_art_cursor ->> 'created_at')::timestamptz, v_art_cursor ->> 'artifact_id'))
+             order by a.created_at, a.artifact_id
+             limit p_limit) a;
+
+    -- Backups are judged as whole series (grandfather-father-son needs the
+    -- newest backup of each series to anchor its windows).
+    select coalesce(jsonb_agg(to_jsonb(b) order by b.created_at, b.backup_id), '[]'::jsonb)
+      into v_backups
+      from ops.backups b;
+
+    -- Months of events only once the runs are read to their end (a full
+    -- page of runs means more may follow, with events of their own); the
+    -- batch then says its events are incomplete, so nothing is dropped.
+    if cardinality(v_run_ids) < p_limit then
+        select coalesce(json_agg(e.line order by e.created_at, e.event_id), '[]'::json), count(*),
+               coalesce(json_object_agg(e.event_id, md5(e.line::text)), '{}'::json)
+          into v_events, v_event_count, v_event_guards
+          from (select row_to_json(e) as line, e.created_at, e.event_id
+                  from ops.run_events e
+                 where v_events_before is not null and e.created_at < v_events_before
+                   -- Events of the runs read above travel inside their runs.
+                   and not (e.run_id = any (v_run_ids))
+                 order by e.created_at, e.event_id
+                 limit p_limit) e;
+    else
+        v_events := '[]'::json;
+        v_event_count := p_limit;
+        v_event_guards := '{}'::json;
+    end if;
+
+    return json_build_object(
+        'input', json_build_object(
+            'now', to_json(v_now),
+            'policies', coalesce((select json_agg(json_build_object(
+                    'project_id', p.project_id, 'target', p.target,
+                    'class', p.class, 'retain_days', p.retain_days) order by p.policy_id)
+                from ops.retention_policies p), '[]'::json),
+            'budget', p_budget,
+            'lifecycle', json_build_object('backup_locations', '[]'::json),
+            'runs', v_runs,
+            'approvals', coalesce((select json_agg(a order by a.approval_id)
+                                     from ops.approvals a where a.run_id = any(v_run_ids)), '[]'::json),
+            'artifacts', v_artifacts,
+            'backups', v_backups,
+            'run_events', json_build_object(
+                'partitions', coalesce((select json_agg(c.relname::text order by c.relname)
+                                          from pg_catalog.pg_inherits i
+                                          join pg_catalog.pg_class c on c.oid = i.inhrelid
+                                         where i.inhparent = 'ops.run_events'::regclass), '[]'::json),
+                'events', v_events,
+                'complete', v_event_count < p_limit)),
+        'guards', json_build_object(
+            'runs', v_run_guards,
+            'run_events', v_event_guards,
+            'artifacts', coalesce((select jsonb_object_agg(a ->> 'artifact_id', md5(a::text))
+                                     from jsonb_array_elements(v_artifacts) a), '{}'::jsonb),
+            'backups', coalesce((select jsonb_object_agg(b ->> 'backup_id', md5(b::text))
+                                   from jsonb_array_elements(v_backups) b), '{}'::jsonb)),
+        'events_before', to_json(v_events_before)
+    )::text;
+end;
+$$;
+
+-- Applies one verified batch. `p_commit`:
+--   {"archives": [{"key","bucket","sha256","table","rows","size_bytes","ids","project_ids"}],
+--    "runs": [{"id","guard","key"}], "artifacts": [{"id","guard"}], "backups": [{"id","guard"}],
+--    "s3_deletes": [{"uri","reason","row_id"}],
+--    "resume_after": {"runs": {...}|"reset"|null, "artifacts": {...}|"reset"|null},
+--    "run_events": [{"id","guard"}], "events_before": timestamptz|null,
+--    "drop_events_before": timestamptz|null}
+-- Only rows whose guard still matches are deleted; the answer counts them.
+create or replace function ops.cleanup_commit(p_holder text, p_commit jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+set timezone = 'UTC'
+as $$
+declare
+    v_runs      integer := 0;
+    v_artifacts integer := 0;
+    v_backups   integer := 0;
+    v_events    integer := 0;
+    v_changed   integer := 0;
+    v_dropped   text[] := '{}'::text[];
+    v_item      jsonb;
+    v_before    timestamptz := (p_commit ->> 'drop_events_before')::timestamptz;
+begin
+    perform 1 from ops.cleanup_leases
+     where name = 'cleanup' and holder = p_holder and expires_at > now()
+       for update;
+    if not found then
+        raise exception 'ops.cleanup_commit: the cleanup lease is not held by %', p_holder
+            using errcode = '55P03';
+    end if;
+
+    insert into ops.cleanup_archives
+        (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
+    select a ->> 'key', a ->> 'bucket', a ->> 'sha256', a ->> 'table', (a ->> 'rows')::integer,
+           (a ->> 'size_bytes')::bigint,
+           array(select jsonb_array_elements_text(a -> 'ids')),
+           array(select jsonb_array_elements_text(a -> 'project_ids'))
+      from jsonb_array_elements(p_commit -> 'archives') a
+    on conflict (object_key) do nothing;
+
+    -- Runs whose guard still matches, that no approval refers to and no hold
+    -- keeps, are recorded with their links and deleted with their events, in
+    -- one statement: every part sees the rows as they were before it, so the
+    -- links are recorded before the deletes clear them. The events are
+    -- deleted here rather than by the foreign key's cascade, which would go
+    -- run by run, each probing every monthly partition.
+    with doomed as (
+        select c.id as run_id, c.key as object_key
+          from jsonb_to_recordset(p_commit -> 'runs') as c(id text, guard text, key text)
+          join ops.cleanup_run_candidates(
+                   array(select x ->> 'id' from jsonb_array_elements(p_commit -> 'runs') x)) k
+            on k.run_id = c.id
+         where md5(k.candidate::text) = c.guard
+           and not exists (select from ops.approvals a where a.run_id = c.id)
+           and not exists (select from ops.cleanup_holds h where h.run_id = c.id and h.held_until > now())
+    ), recorded as (
+        insert into ops.cleanup_archived_runs (run_id, project_id, object_key, artifact_ids, backup_ids)
+        select r.run_id, r.project_id, d.object_key,
+               array(select a.artifact_id from ops.artifacts a where a.run_id = r.run_id),
+               array(select b.backup_id from ops.backups b where b.run_id = r.run_id)
+          from doomed d join ops.runs r using (run_id)
+        returning run_id
+    ), events as (
+        delete from ops.run_events e using doomed d where e.run_id = d.run_id
+        returning e.event_id
+    )
+    delete from ops.runs r using doomed d where r.run_id = d.run_id;
+    get diagnostics v_runs = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'runs', '[]'::jsonb)) - v_runs;
+
+    for v_item in select * from jsonb_array_elements(p_commit -> 'artifacts') loop
+        delete from ops.artifacts a
+         where a.artifact_id = (v_item ->> 'id')::uuid and md5(to_jsonb(a)::text) = v_item ->> 'guard';
+        if found then v_artifacts := v_artifacts + 1; else v_changed := v_changed + 1; end if;
+    end loop;
+
+    for v_item in select * from jsonb_array_elements(p_commit -> 'backups') loop
+        delete from ops.backups b
+         where b.backup_id = (v_item ->> 'id')::uuid and md5(to_jsonb(b)::text) = v_item ->> 'guard';
+        if found then v_backups := v_backups + 1; else v_changed := v_changed + 1; end if;
+    end loop;
+
+    -- A blob is deleted only if its row is gone: a changed row keeps its blob.
+    insert into ops.cleanup_s3_deletes (uri, reason, row_id)
+    select d ->> 'uri', d ->> 'reason', d ->> 'row_id'
+      from jsonb_array_elements(p_commit -> 's3_deletes') d
+     where not exists (select from ops.artifacts a where a.artifact_id::text = d ->> 'row_id')
+       and not exists (select from ops.backups b where b.backup_id::text = d ->> 'row_id')
+    on conflict (uri) do nothing;
+
+    -- Archived run events go now, each only if unchanged since it was read.
+    delete from ops.run_events e
+     using jsonb_to_recordset(coalesce(p_commit -> 'run_events', '[]'::jsonb)) as g(id bigint, guard text)
+     where e.event_id = g.id
+       -- Archived events are older than the cut-off: only those months are probed.
+       and e.created_at < (p_commit ->> 'events_before')::timestamptz
+       and md5(row_to_json(e)::text) = g.guard;
+    get diagnostics v_events = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'run_events', '[]'::jsonb)) - v_events;
+
+    -- A month goes when nothing is left in it: one event that is not
+    -- archived (a late, back-dated log line, or one that changed) keeps it
+    -- for the next run. Its partition is empty by then, so dropping it is
+    -- cheap and loses nothing.
+    if v_before is not null
+       and not exists (select from ops.run_events e where e.created_at < v_before) then
+        v_dropped := array(select ops.drop_run_event_partitions(v_before));
+    end if;
+
+    -- Checkpoints: a cursor moves on; "reset" means the table was read to its
+    -- end, and the next invocation starts over from its beginning.
+    for v_item in select jsonb_build_object('name', n) from unnest(array['runs', 'artifacts']) n loop
+        if jsonb_typeof(p_commit -> 'resume_after' -> (v_item ->> 'name')) = 'object' then
+            insert into ops.cleanup_checkpoints (name, cursor)
+            values (v_item ->> 'name', p_commit -> 'resume_after' -> (v_item ->> 'name'))
+            on conflict (name) do update set cursor = excluded.cursor, updated_at = now();
+        elsif p_commit -> 'resume_after' ->> (v_item ->> 'name') = 'reset' then
+            delete from ops.cleanup_checkpoints where name = v_item ->> 'name';
+        end if;
+    end loop;
+
+    return jsonb_build_object(
+        'runs', v_runs, 'artifacts', v_artifacts, 'backups', v_backups,
+        'run_events', v_events, 'partitions_dropped', to_jsonb(v_dropped), 'changed', v_changed);
+end;
+$$;
+
+-- Months of events are read oldest first, a page at a time.
+create index run_events_created_idx on ops.run_events (created_at, event_id);
+
+revoke all on function
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text)
+    from public;
+grant execute on function
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text)
+    to service_role;
