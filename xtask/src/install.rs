@@ -1,9 +1,9 @@
 //! Installs the pinned tools that are missing, saying so.
 //!
 //! Tools live in one directory shared by every clone of the repository, so CI
-//! does not compile `wasm-bindgen-cli` and `s3s-fs` again on each run. Every
-//! step checks the installed *version*, not only that a binary exists, so a
-//! bump of a pin reinstalls.
+//! does not compile `wasm-bindgen-cli` and the S3 server again on each run.
+//! Every step checks the installed *version*, not only that a binary exists,
+//! so a bump of a pin reinstalls.
 
 use std::env;
 use std::fs;
@@ -20,8 +20,9 @@ const SUPABASE_CLI_VERSION: &str = "2.117.0";
 /// wasm-opt from npm: Debian 12's binaryen 108 points the exported externref
 /// table of wasm-bindgen output at the wrong table, which breaks the module.
 const BINARYEN_VERSION: &str = "132.0.0";
-/// Newer s3s-fs releases need a newer rustc than the workspace's.
-const S3S_FS_VERSION: &str = "0.14.1";
+/// The local stack's S3 server, `tools/s3-local`: s3s-fs's store with
+/// TCP_NODELAY (see its crate docs), built from this repository.
+const S3_LOCAL_DIR: &str = "tools/s3-local";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian packages the local stack and the database tests need.
@@ -56,7 +57,8 @@ pub struct Tools {
     pub supabase: PathBuf,
     pub wasm_bindgen: PathBuf,
     pub wasm_bindgen_test_runner: PathBuf,
-    pub s3s_fs: PathBuf,
+    /// The S3 server (`tools/s3-local`).
+    pub s3_server: PathBuf,
     /// `None` when binaryen could not be installed: the wasm is then only larger.
     pub wasm_opt: Option<PathBuf>,
     /// Where `initdb`, `pg_ctl` and friends are.
@@ -89,7 +91,7 @@ pub fn locate() -> Result<Tools> {
         supabase: npm_bin.join("supabase"),
         wasm_bindgen: cargo_bin.join("wasm-bindgen"),
         wasm_bindgen_test_runner: cargo_bin.join("wasm-bindgen-test-runner"),
-        s3s_fs: cargo_bin.join("s3s-fs"),
+        s3_server: cargo_bin.join("s3-local"),
         wasm_opt: Some(npm_bin.join("wasm-opt")).filter(|path| path.exists()),
         pg_bin: pg_bin_dir(),
         dir,
@@ -129,15 +131,45 @@ pub fn ensure(root: &Path, scope: Scope) -> Result<Tools> {
         &[],
     )?;
     if scope >= Scope::Stack {
-        ensure_cargo_tool(
-            &tools,
-            "s3s-fs",
-            S3S_FS_VERSION,
-            &tools.s3s_fs,
-            &["--features", "binary"],
-        )?;
+        ensure_s3_server(root, &tools)?;
     }
     Ok(tools)
+}
+
+/// Builds `tools/s3-local` into the tools directory when it is missing or its
+/// sources changed since it was built (a stamp next to the binary holds them).
+fn ensure_s3_server(root: &Path, tools: &Tools) -> Result<()> {
+    let source = root.join(S3_LOCAL_DIR);
+    let mut stamp = Vec::new();
+    for file in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
+        let path = source.join(file);
+        stamp.extend(fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?);
+    }
+    let stamp_path = tools.dir.join("cargo/s3-local.stamp");
+    let built = version_output(&tools.s3_server, &["--version"]).is_some()
+        && fs::read(&stamp_path).is_ok_and(|old| old == stamp);
+    if built {
+        return Ok(());
+    }
+    let cargo_root = tools.dir.join("cargo");
+    println!(
+        "xtask: building the S3 server ({S3_LOCAL_DIR}: s3s-fs's store, cargo install --locked) into {}",
+        cargo_root.display()
+    );
+    cmd::run(
+        Command::new(cargo())
+            .arg("install")
+            .arg("--locked")
+            .arg("--force")
+            .arg("--root")
+            .arg(&cargo_root)
+            .arg("--target-dir")
+            .arg(tools.dir.join("build/s3-local"))
+            .arg("--path")
+            .arg(&source),
+    )
+    .with_context(|| format!("cannot build {S3_LOCAL_DIR} with cargo"))?;
+    fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {}", stamp_path.display()))
 }
 
 /// The directory of the PostgreSQL 15 server binaries (`OPS_PG_BIN` overrides).

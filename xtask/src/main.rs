@@ -24,7 +24,7 @@
 //!   of BENCHMARKS.md, with a private stack for the load part; not run by CI.
 //!
 //! Every command first installs what it needs and is missing (the wasm
-//! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs, Deno, the Supabase
+//! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs (`tools/s3-local`), Deno, the Supabase
 //! CLI, PostgreSQL packages), into a tools directory shared between clones:
 //! `$ODOOOPS_TOOLS_DIR`, else `$XDG_CACHE_HOME/odooops/tools`, else
 //! `$HOME/.cache/odooops/tools`.

@@ -102,7 +102,10 @@ pub fn start(root: &Path, tools: &Tools, mode: Mode) -> Result<Stack> {
     println!("xtask: applying migrations (supabase migration up)");
     migrate(root, tools, ports.db)?;
 
-    println!("xtask: starting s3s-fs on 127.0.0.1:{}", ports.s3);
+    println!(
+        "xtask: starting s3s-fs (tools/s3-local) on 127.0.0.1:{}",
+        ports.s3
+    );
     let s3_log = dirs.logs.join("s3s-fs.log");
     let s3_pid = start_s3(tools, &dirs.s3, ports.s3, &secrets, &s3_log)?;
     logs.push(s3_log);
@@ -638,7 +641,7 @@ fn migrate(root: &Path, tools: &Tools, port: u16) -> Result<()> {
 fn start_s3(tools: &Tools, root: &Path, port: u16, secrets: &Secrets, log: &Path) -> Result<u32> {
     let pid = cmd::spawn_service(
         "s3s-fs",
-        Command::new(&tools.s3s_fs)
+        Command::new(&tools.s3_server)
             .args(["--host", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .arg("--access-key")

@@ -262,6 +262,22 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         "warnings",
     ]);
     checks.push(("cargo clippy (native)", clippy));
+    // The S3 server tool is its own workspace (see tools/s3-local); clippy
+    // reuses the build directory its installation left in the tools dir.
+    let s3_local = root.join("tools/s3-local/Cargo.toml");
+    let mut fmt_s3 = cargo();
+    fmt_s3
+        .args(["fmt", "--check", "--manifest-path"])
+        .arg(&s3_local);
+    checks.push(("cargo fmt --check (tools/s3-local)", fmt_s3));
+    let mut clippy_s3 = cargo();
+    clippy_s3
+        .args(["clippy", "--release", "--locked", "--manifest-path"])
+        .arg(&s3_local)
+        .arg("--target-dir")
+        .arg(tools.dir.join("build/s3-local"))
+        .args(["--", "-D", "warnings"]);
+    checks.push(("cargo clippy (tools/s3-local)", clippy_s3));
     match build::function_packages(root) {
         Ok(packages) if !packages.is_empty() => {
             let mut clippy_wasm = cargo();
