@@ -11,16 +11,19 @@
 --    month events are read, so the events of expired runs go inside their
 --    runs' lines (which a run's restore needs) instead of into month
 --    archives ahead of their runs.
--- 3. Batches are read as json text, not jsonb.
---
--- The planner's input and the guards are text in the end (the function
--- answers text; the guard is an md5 of each candidate's text). Building them
--- as jsonb first cost most of a batch: every row converted to binary jsonb,
--- its keys sorted, aggregated, then converted back to text, twice per run
--- (once to read, once in the commit's guard). json is built as text directly.
--- The planner parses rows into typed structs, so key order does not matter
--- to it; what matters is that read and commit produce the same text for an
--- unchanged row, and both go through ops.cleanup_run_candidates.
+-- 3. Batches are read as json text, not jsonb: the planner's input is text
+--    in the end, and building it as jsonb first (every row converted to
+--    binary jsonb, its keys sorted, then back to text) cost most of a batch.
+--    The planner parses rows into typed structs; key order is nothing to it.
+-- 4. Guards are row versions, not digests of the rows' text. A row version
+--    is where the row is stored (partition, ctid) and the transaction that
+--    wrote it (xmin); an update writes a new version, elsewhere, by another
+--    (or, within one transaction, the same) transaction. A run's guard covers
+--    its own version and each of its events' (event_id, version); an
+--    archived event's guard is its version. An update, a late event or a
+--    deleted one changes the guard, as the digest did, and the commit no
+--    longer renders every row as JSON again to find out. (A VACUUM FULL in
+--    between moves rows too: they are kept for the next cleanup, never lost.)
 
 drop function ops.cleanup_run_guard(text);
 drop function ops.cleanup_run_candidates(text[]);
@@ -47,17 +50,38 @@ as $$
      where r.run_id = any (p_run_ids)
 $$;
 
--- What a run looked like when it was read: the commit deletes it only if
--- this is unchanged. It covers the run's events too, since deleting the run
--- deletes them. (The batch form is md5(candidate::text) over
--- ops.cleanup_run_candidates, which is what read and commit use.)
+-- What a run is made of, as row versions (see 4. above): its own and, in id
+-- order, each event's id and version. Any change to the run or its events
+-- since it was read (an update, an event added or deleted) changes it, so
+-- the commit deletes a run only while this is what the read saw.
+create function ops.cleanup_run_versions(p_run_ids text[])
+returns table (run_id text, version text)
+language sql
+stable
+set search_path = ''
+as $$
+    with events as (
+        select e.run_id,
+               string_agg(e.event_id::text || '@' || e.tableoid::text || '/' || e.ctid::text || '/' || e.xmin::text,
+                          ',' order by e.event_id) as versions
+          from ops.run_events e
+         where e.run_id = any (p_run_ids)
+         group by e.run_id
+    )
+    select r.run_id, md5(r.ctid::text || '/' || r.xmin::text || ':' || coalesce(ev.versions, ''))
+      from ops.runs r
+      left join events ev on ev.run_id = r.run_id
+     where r.run_id = any (p_run_ids)
+$$;
+
+-- One run's guard (ops.cleanup_run_versions), for tests and by hand.
 create function ops.cleanup_run_guard(p_run_id text)
 returns text
 language sql
 stable
 set search_path = ''
 as $$
-    select md5(c.candidate::text) from ops.cleanup_run_candidates(array[p_run_id]) c
+    select v.version from ops.cleanup_run_versions(array[p_run_id]) v
 $$;
 
 -- The planner's input: `{"input": PlanInput, "guards": {...}}`, as text so
@@ -112,13 +136,16 @@ begin
          order by r.finished_at, r.run_id
          limit p_limit
     ), candidates as (
-        select p.run_id, p.finished_at, c.candidate
+        -- This function is stable: both read the same snapshot, so each
+        -- guard is the version of exactly the rows in its candidate.
+        select p.run_id, p.finished_at, c.candidate, v.version
           from picked p
           join ops.cleanup_run_candidates(array(select run_id from picked)) c using (run_id)
+          join ops.cleanup_run_versions(array(select run_id from picked)) v using (run_id)
     )
     select coalesce(json_agg(c.candidate order by c.finished_at, c.run_id), '[]'::json),
            coalesce(array_agg(c.run_id), '{}'),
-           coalesce(json_object_agg(c.run_id, md5(c.candidate::text)), '{}'::json)
+           coalesce(json_object_agg(c.run_id, c.version), '{}'::json)
       into v_runs, v_run_ids, v_run_guards
       from candidates c;
 
@@ -145,9 +172,10 @@ begin
     -- batch then says its events are incomplete, so nothing is dropped.
     if cardinality(v_run_ids) < p_limit then
         select coalesce(json_agg(e.line order by e.created_at, e.event_id), '[]'::json), count(*),
-               coalesce(json_object_agg(e.event_id, md5(e.line::text)), '{}'::json)
+               coalesce(json_object_agg(e.event_id, e.version), '{}'::json)
           into v_events, v_event_count, v_event_guards
-          from (select row_to_json(e) as line, e.created_at, e.event_id
+          from (select row_to_json(e) as line, e.created_at, e.event_id,
+                       e.tableoid::text || '/' || e.ctid::text || '/' || e.xmin::text as version
                   from ops.run_events e
                  where v_events_before is not null and e.created_at < v_events_before
                    -- Events of the runs read above travel inside their runs.
@@ -243,10 +271,10 @@ begin
     with doomed as (
         select c.id as run_id, c.key as object_key
           from jsonb_to_recordset(p_commit -> 'runs') as c(id text, guard text, key text)
-          join ops.cleanup_run_candidates(
+          join ops.cleanup_run_versions(
                    array(select x ->> 'id' from jsonb_array_elements(p_commit -> 'runs') x)) k
             on k.run_id = c.id
-         where md5(k.candidate::text) = c.guard
+         where k.version = c.guard
            and not exists (select from ops.approvals a where a.run_id = c.id)
            and not exists (select from ops.cleanup_holds h where h.run_id = c.id and h.held_until > now())
     ), recorded as (
@@ -290,7 +318,7 @@ begin
      where e.event_id = g.id
        -- Archived events are older than the cut-off: only those months are probed.
        and e.created_at < (p_commit ->> 'events_before')::timestamptz
-       and md5(row_to_json(e)::text) = g.guard;
+       and e.tableoid::text || '/' || e.ctid::text || '/' || e.xmin::text = g.guard;
     get diagnostics v_events = row_count;
     v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'run_events', '[]'::jsonb)) - v_events;
 
@@ -325,8 +353,8 @@ $$;
 create index run_events_created_idx on ops.run_events (created_at, event_id);
 
 revoke all on function
-    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text)
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text)
     from public;
 grant execute on function
-    ops.cleanup_run_candidates(text[]), ops.cleanup_run_guard(text)
+    ops.cleanup_run_candidates(text[]), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text)
     to service_role;
