@@ -92,6 +92,15 @@ async function archivedLines(key: string): Promise<{ run: { run_id: string } }[]
   return text.trim().split("\n").map((line) => JSON.parse(line));
 }
 
+/** The SHA-256 (hex) of the object stored under `key`, as read back now. */
+async function storedDigest(key: string): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const bytes = await object.Body!.transformToByteArray();
+  return Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
  * The events of `eventIds` found in verified run_events archive objects, by
  * id, with the number of objects holding each.
@@ -102,13 +111,7 @@ async function archivedEvents(sql: postgres.Sql, eventIds: string[]) {
      where archive_table = 'run_events' and ids && ${eventIds}::text[]`;
   const archived = new Map<string, number>();
   for (const { object_key, sha256 } of archives) {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
-    const bytes = await object.Body!.transformToByteArray();
-    const digest = Array.from(
-      new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
-    )
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
-    assert.equal(digest, sha256, `${object_key} verifies`);
+    assert.equal(await storedDigest(object_key), sha256, `${object_key} verifies`);
     for (const line of await archivedLines(object_key) as unknown as { event_id: number }[]) {
       const id = String(line.event_id);
       archived.set(id, (archived.get(id) ?? 0) + 1);
@@ -127,15 +130,11 @@ async function assertNothingLost(sql: postgres.Sql, runIds: string[]) {
       select a.object_key, a.sha256 from ops.cleanup_archived_runs r
         join ops.cleanup_archives a using (object_key) where r.run_id = ${runId}`;
     assert.equal(found.length, 1, `${runId} left without an archive record`);
-    const object = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: found[0].object_key }),
+    assert.equal(
+      await storedDigest(found[0].object_key),
+      found[0].sha256,
+      `${found[0].object_key} does not verify`,
     );
-    const bytes = await object.Body!.transformToByteArray();
-    const digest = Array.from(
-      new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
-    )
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
-    assert.equal(digest, found[0].sha256, `${found[0].object_key} does not verify`);
     const lines = await archivedLines(found[0].object_key);
     assert.equal(
       lines.filter((l) => l.run.run_id === runId).length,
@@ -216,6 +215,43 @@ Deno.test({
       );
     } finally {
       await server.stop();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "S3 that accepts and never answers: 503 within the timeout, nothing deleted, lease released",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    // A store that takes connections and never says a word.
+    const hole = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of hole) held.push(conn);
+    })().catch(() => {});
+    const server = await serveFunctions({
+      S3_ENDPOINT: `http://127.0.0.1:${hole.addr.port}`,
+      OPS_S3_TIMEOUT_MS: "1000",
+    });
+    try {
+      const { runIds } = await seed(sql, [300]);
+      const started = performance.now();
+      const answer = await invoke({}, server.url);
+      assert.equal(answer.status, 503, JSON.stringify(answer.json));
+      assert.ok(performance.now() - started < 15_000, "it gave up instead of hanging");
+      assert.ok(held.length > 0, "the function did reach the silent store");
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 1);
+      // The lease is free again: the next cleanup runs and finishes the job.
+      await cleanAll();
+      await assertNothingLost(sql, runIds);
+      assert.equal((await sql`select 1 from ops.runs where run_id = any(${runIds})`).length, 0);
+    } finally {
+      await server.stop();
+      hole.close();
+      for (const conn of held) conn.close();
       await sql.end();
     }
   },
@@ -531,6 +567,52 @@ Deno.test({
         "and archived once, not once per batch",
       );
     } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "an invocation stops at its read budget with work left and asks for the next one",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    // A budget of one byte: every invocation plans exactly one batch.
+    const server = await serveFunctions({ OPS_CLEANUP_READ_BUDGET_BYTES: "1" });
+    try {
+      const projectId = freshProjectId();
+      await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Budget', '19.0')`;
+      // More expired runs than one batch reads (2,000).
+      const runs = await sql`
+        insert into ops.runs (run_id, project_id, kind, status, created_by, created_at, started_at, finished_at)
+        select 'run-' || md5(${projectId} || g), ${projectId}, 'build', 'success', 'dev@example.com',
+               now() - interval '300 days', now() - interval '300 days', now() - interval '300 days' + g * interval '1 ms'
+          from generate_series(1, 2100) g
+        returning run_id`;
+      const runIds = runs.map((r) => r.run_id as string);
+      const left = async () =>
+        (await sql`select count(*)::int as n from ops.runs where run_id = any(${runIds})`)[0].n;
+
+      const first = await invoke({}, server.url);
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      assert.equal(first.json.batches, 1);
+      assert.equal(first.json.complete, false);
+      // The local stack has no pg_net: ops.invoke_cleanup() could not queue it.
+      assert.equal(first.json.follow_up, "unavailable");
+      assert.ok((await left()) > 0, "work is left for the next invocation");
+
+      await cleanAll(server.url);
+      assert.equal(await left(), 0);
+      const archived = await sql`
+        select a.object_key, a.sha256, count(*)::int as runs
+          from ops.cleanup_archived_runs r join ops.cleanup_archives a using (object_key)
+         where r.run_id = any(${runIds}) group by 1, 2`;
+      assert.equal(archived.reduce((sum, a) => sum + a.runs, 0), runIds.length);
+      for (const { object_key, sha256 } of archived) {
+        assert.equal(await storedDigest(object_key), sha256, `${object_key} verifies`);
+      }
+    } finally {
+      await server.stop();
       await sql.end();
     }
   },

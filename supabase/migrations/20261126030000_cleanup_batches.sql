@@ -24,6 +24,11 @@
 --    deleted one changes the guard, as the digest did, and the commit no
 --    longer renders every row as JSON again to find out. (A VACUUM FULL in
 --    between moves rows too: they are kept for the next cleanup, never lost.)
+-- 5. An invocation stops at its CPU stand-in (bytes read, see cleanup-core's
+--    READ_BUDGET_BYTES) as well as its time; with work left it releases the
+--    lease and calls ops.invoke_cleanup() for the next invocation, so a large
+--    backlog is worked off in a chain of invocations the same night instead
+--    of one 2-second slice a day.
 
 drop function ops.cleanup_run_guard(text);
 drop function ops.cleanup_run_candidates(text[]);
@@ -348,6 +353,9 @@ begin
         'run_events', v_events, 'partitions_dropped', to_jsonb(v_dropped), 'changed', v_changed);
 end;
 $$;
+
+comment on function ops.invoke_cleanup() is
+    'Queues a call of ops-cleanup through pg_net (URL and secret from Vault): daily by the cron job, and by ops-cleanup itself when it stopped at a budget with work left.';
 
 -- Months of events are read oldest first, a page at a time.
 create index run_events_created_idx on ops.run_events (created_at, event_id);

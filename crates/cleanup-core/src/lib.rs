@@ -4,7 +4,8 @@
 //! rest of an invocation: who may call it ([`start`]), what one batch writes
 //! and deletes ([`Run::step`]: archive objects to put and verify, then the
 //! one transactional SQL commit), whether another batch fits the invocation's
-//! time ([`Run::should_continue`]), and what to answer ([`Run::finish`]).
+//! time and CPU ([`Run::should_continue`]), whether to ask for another
+//! invocation ([`Run::wants_follow_up`]), and what to answer ([`Run::finish`]).
 //! The shim does the I/O in the order the crate gives it, which is the order
 //! that loses nothing: put each archive (conditional, with its SHA-256),
 //! verify it, commit (delete exactly the archived rows that did not change),
@@ -50,11 +51,24 @@ pub const LEASE_SECONDS: u32 = 300;
 /// takes seconds, and Supabase stops a function at 150 s.
 pub const TIME_BUDGET_MS: f64 = 90_000.0;
 
+/// No new batch starts once this many bytes of `ops.cleanup_read` answers
+/// were planned in one invocation: the stand-in for CPU time, which the
+/// function cannot measure for itself. Supabase stops a function after 2 s
+/// of CPU. Measured on the local stack (BENCHMARKS.md), the functions server
+/// spends about 27 ms of CPU per MiB read (parsing it twice, planning,
+/// compressing, hashing, the S3 and SQL calls), so 40 MiB is about 1.1 s,
+/// under the 1.5 s the function aims for with room for a slower CPU. What is
+/// left is done by the next invocation, which the function asks for
+/// ([`Run::wants_follow_up`]).
+pub const READ_BUDGET_BYTES: u64 = 40 << 20;
+
 /// The function's configuration, from its secrets.
 #[derive(Clone, Debug)]
 pub struct Config {
     cron_secret: Option<String>,
     bucket: Option<String>,
+    /// [`READ_BUDGET_BYTES`] unless set; the text when it is not a number.
+    read_budget_bytes: Result<u64, String>,
 }
 
 impl Config {
@@ -63,7 +77,22 @@ impl Config {
         Config {
             cron_secret: cron_secret.filter(|s| !s.is_empty()).map(str::to_owned),
             bucket: bucket.filter(|s| !s.is_empty()).map(str::to_owned),
+            read_budget_bytes: Ok(READ_BUDGET_BYTES),
         }
+    }
+
+    /// `OPS_CLEANUP_READ_BUDGET_BYTES`, as set: a smaller (or larger) CPU
+    /// stand-in than [`READ_BUDGET_BYTES`]. Anything but a positive whole
+    /// number leaves the function unconfigured (503).
+    pub fn read_budget(mut self, text: Option<&str>) -> Config {
+        self.read_budget_bytes = match text.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(READ_BUDGET_BYTES),
+            Some(text) => match text.parse::<u64>() {
+                Ok(bytes) if bytes > 0 => Ok(bytes),
+                _ => Err(text.to_owned()),
+            },
+        };
+        self
     }
 }
 
@@ -146,6 +175,8 @@ pub enum Start {
         limit: u32,
         /// The lease's length.
         lease_seconds: u32,
+        /// [`Run::new`]'s CPU stand-in.
+        read_budget_bytes: u64,
     },
 }
 
@@ -197,6 +228,20 @@ pub fn start(
             "the function is not configured: OPS_CRON_SECRET and S3_BUCKET must be set",
         ));
     };
+    let read_budget_bytes = match &config.read_budget_bytes {
+        Ok(bytes) => *bytes,
+        Err(text) => {
+            return respond(problem(
+                503,
+                "unavailable",
+                "Temporarily unavailable",
+                &format!(
+                    "the function is misconfigured: OPS_CLEANUP_READ_BUDGET_BYTES must be a \
+                     positive whole number of bytes, not {text:?}"
+                ),
+            ))
+        }
+    };
     let presented = headers
         .get("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -237,6 +282,7 @@ pub fn start(
         budget: json!(BUDGET).to_string(),
         limit: READ_LIMIT,
         lease_seconds: LEASE_SECONDS,
+        read_budget_bytes,
     }
 }
 
@@ -327,12 +373,26 @@ pub enum Stage {
     S3Delete,
 }
 
+/// Whether the next invocation was asked for (see [`Run::wants_follow_up`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUp {
+    /// `ops.invoke_cleanup()` queued a call of this function.
+    Requested,
+    /// It could not (no pg_net or Vault, as on the local stack, or it
+    /// failed): the next scheduled run goes on where this one stopped.
+    Unavailable,
+}
+
 /// One invocation: its batches, totals and answer.
 #[derive(Debug)]
 pub struct Run {
     dry_run: bool,
     bucket: String,
     limit: u32,
+    read_budget_bytes: u64,
+    bytes_read: u64,
+    follow_up: Option<FollowUp>,
     batches: u32,
     more: bool,
     last_plan: Option<Value>,
@@ -344,12 +404,16 @@ pub struct Run {
 }
 
 impl Run {
-    /// A new invocation.
-    pub fn new(dry_run: bool, bucket: &str, limit: u32) -> Run {
+    /// A new invocation: `limit` and `read_budget_bytes` as [`Start::Run`]
+    /// gives them.
+    pub fn new(dry_run: bool, bucket: &str, limit: u32, read_budget_bytes: u64) -> Run {
         Run {
             dry_run,
             bucket: bucket.to_owned(),
             limit,
+            read_budget_bytes,
+            bytes_read: 0,
+            follow_up: None,
             batches: 0,
             more: true,
             last_plan: None,
@@ -363,6 +427,7 @@ impl Run {
 
     /// Plans one batch from `ops.cleanup_read`'s answer.
     pub fn step(&mut self, read: &str) -> Result<Step, Response> {
+        self.bytes_read += read.len() as u64;
         let read: Read = serde_json::from_str(read).map_err(|err| {
             problem(
                 503,
@@ -428,9 +493,29 @@ impl Run {
         })
     }
 
-    /// Whether to read another batch, `elapsed_ms` into the invocation.
+    /// Whether to read another batch, `elapsed_ms` into the invocation: there
+    /// is more to do, and both the time ([`TIME_BUDGET_MS`]) and the CPU
+    /// stand-in (the read budget) have room.
     pub fn should_continue(&self, elapsed_ms: f64) -> bool {
-        self.more && elapsed_ms < TIME_BUDGET_MS
+        self.more && elapsed_ms < TIME_BUDGET_MS && self.bytes_read < self.read_budget_bytes
+    }
+
+    /// After the last batch: whether this invocation stopped at a budget with
+    /// work left, so the shim should ask for the next one
+    /// (`ops.invoke_cleanup()`, after releasing the lease) rather than leave
+    /// the rest for tomorrow's run. A batch that found nothing new ends the
+    /// chain, so it cannot spin.
+    pub fn wants_follow_up(&self) -> bool {
+        self.more && !self.dry_run
+    }
+
+    /// Records whether the next invocation was asked for.
+    pub fn follow_up(&mut self, requested: bool) {
+        self.follow_up = Some(if requested {
+            FollowUp::Requested
+        } else {
+            FollowUp::Unavailable
+        });
     }
 
     /// Records `ops.cleanup_commit`'s answer.
@@ -508,6 +593,7 @@ impl Run {
             "deleted": self.committed,
             "partitions_dropped": self.dropped,
             "s3_objects_deleted": self.s3_deleted,
+            "follow_up": self.follow_up,
             "plan": self.last_plan,
         });
         Response {

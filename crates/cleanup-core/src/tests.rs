@@ -145,7 +145,7 @@ fn read(runs: Vec<Value>) -> String {
 
 #[test]
 fn a_batch_archives_then_commits_exactly_the_archived_runs() {
-    let mut run = Run::new(false, "odooops-archives", 100);
+    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
     let step = run
         .step(&read(vec![
             run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
@@ -201,7 +201,7 @@ fn read_events(complete: bool) -> String {
 
 #[test]
 fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_complete() {
-    let mut run = Run::new(false, "b", 100);
+    let mut run = Run::new(false, "b", 100, READ_BUDGET_BYTES);
     let step = run.step(&read_events(false)).unwrap();
     let commit: Value = serde_json::from_str(&step.commit).unwrap();
     assert_eq!(step.puts.len(), 1);
@@ -215,7 +215,7 @@ fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_co
     assert_eq!(commit["drop_events_before"], Value::Null);
     assert!(run.should_continue(0.0));
 
-    let mut last = Run::new(false, "b", 100);
+    let mut last = Run::new(false, "b", 100, READ_BUDGET_BYTES);
     let step = last.step(&read_events(true)).unwrap();
     let commit: Value = serde_json::from_str(&step.commit).unwrap();
     assert_eq!(commit["run_events"].as_array().map(Vec::len), Some(2));
@@ -224,7 +224,7 @@ fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_co
 
 #[test]
 fn a_full_page_continues_within_the_time_budget() {
-    let mut run = Run::new(false, "b", 1);
+    let mut run = Run::new(false, "b", 1, READ_BUDGET_BYTES);
     let step = run
         .step(&read(vec![run_row(
             "run-old",
@@ -240,7 +240,7 @@ fn a_full_page_continues_within_the_time_budget() {
 
 #[test]
 fn a_dry_run_answers_the_plan_and_never_continues() {
-    let mut run = Run::new(true, "b", 1);
+    let mut run = Run::new(true, "b", 1, READ_BUDGET_BYTES);
     run.step(&read(vec![run_row(
         "run-old",
         "success",
@@ -256,7 +256,7 @@ fn a_dry_run_answers_the_plan_and_never_continues() {
 
 #[test]
 fn unexpected_input_and_failures_are_503() {
-    let mut run = Run::new(false, "b", 10);
+    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
     assert_eq!(run.step("{}").unwrap_err().status, 503);
     assert_eq!(run.step("not json").unwrap_err().status, 503);
     for stage in [Stage::Read, Stage::Archive, Stage::Commit, Stage::S3Delete] {
@@ -268,7 +268,7 @@ fn unexpected_input_and_failures_are_503() {
 
 #[test]
 fn totals_add_up_over_batches() {
-    let mut run = Run::new(false, "b", 10);
+    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
     run.committed(r#"{"runs": 2, "artifacts": 1, "partitions_dropped": ["run_events_p202601"]}"#);
     run.committed(r#"{"runs": 3, "partitions_dropped": []}"#);
     run.s3_deleted(4);
@@ -322,7 +322,7 @@ fn queued_uris_split_into_bucket_and_key() {
 #[test]
 fn rows_the_budget_left_for_later_keep_the_cursor_and_the_run_going() {
     // A page that is not full, but the budget took only the first run.
-    let mut run = Run::new(false, "b", 100);
+    let mut run = Run::new(false, "b", 100, READ_BUDGET_BYTES);
     let tight = read(vec![
         run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
         run_row("run-older", "success", Some("2026-01-01T10:06:00+00:00")),
@@ -337,4 +337,61 @@ fn rows_the_budget_left_for_later_keep_the_cursor_and_the_run_going() {
         commit["resume_after"]
     );
     assert!(run.should_continue(0.0));
+}
+
+#[test]
+fn the_read_budget_comes_from_the_config_and_a_bad_one_is_refused() {
+    let bearer = format!("Bearer {SECRET}");
+    let budget_of = |config: &Config| match start(config, "POST", &headers(&bearer), b"{}", true) {
+        Start::Run {
+            read_budget_bytes, ..
+        } => Ok(read_budget_bytes),
+        Start::Respond { response } => Err(response),
+    };
+    assert_eq!(budget_of(&config()), Ok(READ_BUDGET_BYTES));
+    assert_eq!(
+        budget_of(&config().read_budget(Some(""))),
+        Ok(READ_BUDGET_BYTES)
+    );
+    assert_eq!(budget_of(&config().read_budget(Some("4096"))), Ok(4096));
+    for bad in ["0", "-1", "1.5", "40MiB"] {
+        let response = budget_of(&config().read_budget(Some(bad))).unwrap_err();
+        assert_eq!(response.status, 503, "{bad}");
+        assert!(
+            response.body.contains("OPS_CLEANUP_READ_BUDGET_BYTES"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn a_spent_read_budget_stops_the_invocation_and_asks_for_the_next() {
+    let page = read(vec![run_row(
+        "run-old",
+        "success",
+        Some("2026-01-01T10:05:00+00:00"),
+    )]);
+    // A full page (limit 1) means more may follow.
+    let mut roomy = Run::new(false, "b", 1, READ_BUDGET_BYTES);
+    roomy.step(&page).unwrap();
+    assert!(roomy.should_continue(1_000.0));
+
+    let mut spent = Run::new(false, "b", 1, page.len() as u64);
+    spent.step(&page).unwrap();
+    assert!(!spent.should_continue(1_000.0), "the budget is spent");
+    assert!(spent.wants_follow_up(), "with work left");
+    spent.follow_up(false);
+    let body: Value = serde_json::from_str(&spent.finish().body).unwrap();
+    assert_eq!(body["complete"], false);
+    assert_eq!(body["follow_up"], "unavailable");
+
+    // Nothing left, or only a dry run: no follow-up.
+    let mut done = Run::new(false, "b", 100, 1);
+    done.step(&page).unwrap();
+    assert!(!done.wants_follow_up());
+    let body: Value = serde_json::from_str(&done.finish().body).unwrap();
+    assert_eq!(body["follow_up"], Value::Null);
+    let mut dry = Run::new(true, "b", 1, 1);
+    dry.step(&page).unwrap();
+    assert!(!dry.wants_follow_up());
 }

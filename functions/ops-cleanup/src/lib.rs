@@ -19,11 +19,17 @@ pub struct Cleanup {
 
 #[wasm_bindgen]
 impl Cleanup {
-    /// `OPS_CRON_SECRET` and `S3_BUCKET` as set, or undefined.
+    /// `OPS_CRON_SECRET`, `S3_BUCKET` and `OPS_CLEANUP_READ_BUDGET_BYTES`
+    /// as set, or undefined.
     #[wasm_bindgen(constructor)]
-    pub fn new(cron_secret: Option<String>, bucket: Option<String>) -> Cleanup {
+    pub fn new(
+        cron_secret: Option<String>,
+        bucket: Option<String>,
+        read_budget_bytes: Option<String>,
+    ) -> Cleanup {
         Cleanup {
-            config: Config::new(cron_secret.as_deref(), bucket.as_deref()),
+            config: Config::new(cron_secret.as_deref(), bucket.as_deref())
+                .read_budget(read_budget_bytes.as_deref()),
         }
     }
 
@@ -69,11 +75,13 @@ pub struct CleanupRun {
 
 #[wasm_bindgen]
 impl CleanupRun {
-    /// Starts the bookkeeping of one invocation.
+    /// Starts the bookkeeping of one invocation, with what `start` answered.
     #[wasm_bindgen(constructor)]
-    pub fn new(dry_run: bool, bucket: &str, limit: u32) -> CleanupRun {
+    pub fn new(dry_run: bool, bucket: &str, limit: u32, read_budget_bytes: f64) -> CleanupRun {
+        // A JavaScript number; `as` saturates (and maps NaN to 0, which stops
+        // after one batch: the safe side).
         CleanupRun {
-            run: Run::new(dry_run, bucket, limit),
+            run: Run::new(dry_run, bucket, limit, read_budget_bytes as u64),
         }
     }
 
@@ -117,6 +125,18 @@ impl CleanupRun {
     #[wasm_bindgen(js_name = shouldContinue)]
     pub fn should_continue(&self, elapsed_ms: f64) -> bool {
         self.run.should_continue(elapsed_ms)
+    }
+
+    /// Whether to ask for the next invocation (`ops.invoke_cleanup()`).
+    #[wasm_bindgen(js_name = wantsFollowUp)]
+    pub fn wants_follow_up(&self) -> bool {
+        self.run.wants_follow_up()
+    }
+
+    /// Records whether `ops.invoke_cleanup()` queued the next invocation.
+    #[wasm_bindgen(js_name = followUp)]
+    pub fn follow_up(&mut self, requested: bool) {
+        self.run.follow_up(requested);
     }
 
     /// The answer after a failure in `stage`: `read`, `archive`, `commit` or

@@ -19,7 +19,11 @@ fn rust(value: JsValue) -> Value {
 
 #[wasm_bindgen_test]
 fn start_refuses_without_the_secret_and_runs_with_it() {
-    let cleanup = Cleanup::new(Some("a-cron-secret-long-enough".into()), Some("b".into()));
+    let cleanup = Cleanup::new(
+        Some("a-cron-secret-long-enough".into()),
+        Some("b".into()),
+        Some("4096".into()),
+    );
     let refused = rust(cleanup.start("POST", js(&json!({})), b"{}", true));
     assert_eq!(refused["response"]["status"], 401);
     let run = rust(cleanup.start(
@@ -30,12 +34,14 @@ fn start_refuses_without_the_secret_and_runs_with_it() {
     ));
     assert_eq!(run["action"], "run");
     assert_eq!(run["dry_run"], true);
+    // A u64 that crosses as a plain number, which CleanupRun::new takes back.
+    assert_eq!(run["read_budget_bytes"], 4096);
     assert_eq!(rust(cleanup.busy())["status"], 409);
 }
 
 #[wasm_bindgen_test]
 fn a_step_hands_archive_bytes_over_as_a_uint8array() {
-    let mut run = CleanupRun::new(false, "b", 10);
+    let mut run = CleanupRun::new(false, "b", 10, 4096.0);
     let read = json!({
         "input": {
             "now": "2026-11-26T03:00:00Z",
@@ -51,7 +57,7 @@ fn a_step_hands_archive_bytes_over_as_a_uint8array() {
             "approvals": [], "artifacts": [], "backups": [],
             "run_events": {"partitions": [], "events": [], "complete": true}
         },
-        "guards": {"runs": {"run-1": "g"}, "artifacts": {}, "backups": {}}
+        "guards": {"runs": {"run-1": "g"}, "run_events": {}, "artifacts": {}, "backups": {}}
     });
     let answer = run.step(&read.to_string());
     let step = js_sys_get(&answer, "step");

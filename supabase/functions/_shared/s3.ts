@@ -19,6 +19,16 @@ function s3(): S3Client {
     // A store that does not answer fails the invocation quickly; nothing is
     // deleted before an archive is confirmed anyway.
     maxAttempts: 2,
+    // The SDK waits forever by default: a connection that hangs would hold
+    // the cleanup lease until the platform kills the function. An archive is
+    // at most the planner's byte budget (32 MiB), seconds on any sane link;
+    // OPS_S3_TIMEOUT_MS overrides the 30 s. (Without throwOnRequestTimeout
+    // the SDK only logs a warning.)
+    requestHandler: {
+      connectionTimeout: 5_000,
+      requestTimeout: Number(Deno.env.get("OPS_S3_TIMEOUT_MS") || 30_000),
+      throwOnRequestTimeout: true,
+    },
   });
   return client;
 }

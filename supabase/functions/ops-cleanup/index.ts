@@ -6,7 +6,11 @@ import { query } from "../_shared/db.ts";
 import { type Decided, readBounded, send } from "../_shared/http.ts";
 import { putOnce, remove } from "../_shared/s3.ts";
 
-const cleanup = new Cleanup(Deno.env.get("OPS_CRON_SECRET"), Deno.env.get("S3_BUCKET"));
+const cleanup = new Cleanup(
+  Deno.env.get("OPS_CRON_SECRET"),
+  Deno.env.get("S3_BUCKET"),
+  Deno.env.get("OPS_CLEANUP_READ_BUDGET_BYTES"),
+);
 
 interface Started {
   dry_run: boolean;
@@ -14,6 +18,7 @@ interface Started {
   budget: string;
   limit: number;
   lease_seconds: number;
+  read_budget_bytes: number;
 }
 
 async function fetch(request: Request): Promise<Response> {
@@ -27,7 +32,7 @@ async function fetch(request: Request): Promise<Response> {
   );
   if (start.action === "respond") return send("ops-cleanup", start.response, started);
 
-  const run = new CleanupRun(start.dry_run, start.bucket, start.limit);
+  const run = new CleanupRun(start.dry_run, start.bucket, start.limit, start.read_budget_bytes);
   const holder = crypto.randomUUID();
   let acquired: boolean;
   try {
@@ -38,20 +43,33 @@ async function fetch(request: Request): Promise<Response> {
     return send("ops-cleanup", run.failed("read"), started);
   }
   if (!acquired) return send("ops-cleanup", cleanup.busy(), started);
+  let failed: Decided | undefined;
   try {
-    return send("ops-cleanup", await batches(run, start, holder, started), started);
+    failed = await batches(run, start, holder, started);
   } finally {
     // An unreleased lease only expires: the next run waits, nothing breaks.
     await query((sql) => sql`select ops.cleanup_release(${holder})`).catch(() => {});
   }
+  if (failed) return send("ops-cleanup", failed, started);
+  if (run.wantsFollowUp()) {
+    // After the release, so the next invocation finds the lease free.
+    try {
+      const [{ request }] = await query((sql) => sql`select ops.invoke_cleanup() as request`);
+      run.followUp(request !== null);
+    } catch {
+      run.followUp(false);
+    }
+  }
+  return send("ops-cleanup", run.finish(), started);
 }
 
+/** Runs batches while the wasm says so; the answer of a failed stage, if one failed. */
 async function batches(
   run: CleanupRun,
   start: Started,
   holder: string,
   started: number,
-): Promise<Decided> {
+): Promise<Decided | undefined> {
   do {
     let read: string;
     try {
@@ -92,7 +110,7 @@ async function batches(
       return run.failed("s3_delete");
     }
   } while (run.shouldContinue(performance.now() - started));
-  return run.finish();
+  return undefined;
 }
 
 export default { fetch };
