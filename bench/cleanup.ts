@@ -66,10 +66,10 @@ const cpuMs = () =>
   serverPid === undefined ? NaN : Deno.readTextFileSync(`/proc/${serverPid}/stat`)
     .slice(Deno.readTextFileSync(`/proc/${serverPid}/stat`).lastIndexOf(")") + 2)
     .split(" ").slice(11, 13).reduce((sum, ticks) => sum + Number(ticks) * 10, 0);
-const peakMiB = () => {
+const memoryMiB = (field: "VmHWM" | "VmRSS") => {
   if (serverPid === undefined) return NaN;
-  const kib = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${serverPid}/status`))?.[1];
-  return Number(kib) / 1024;
+  const status = Deno.readTextFileSync(`/proc/${serverPid}/status`);
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
 };
 const resetPeak = () => {
   // Writing 5 to clear_refs resets VmHWM to the current resident size.
@@ -82,6 +82,7 @@ let invocations = 0;
 let read = "";
 for (;;) {
   resetPeak();
+  const rssBefore = memoryMiB("VmRSS");
   const cpuBefore = cpuMs();
   const response = await fetch(url, {
     method: "POST",
@@ -94,7 +95,8 @@ for (;;) {
   console.log(
     `invocation ${invocations}: ${answer.batches} batches, complete ${answer.complete}, ` +
       `deleted ${JSON.stringify(answer.deleted)}; functions server: ` +
-      `${(cpuMs() - cpuBefore).toFixed(0)} ms CPU, peak RSS ${peakMiB().toFixed(0)} MiB`,
+      `${(cpuMs() - cpuBefore).toFixed(0)} ms CPU, peak RSS ${memoryMiB("VmHWM").toFixed(0)} MiB ` +
+      `(${rssBefore.toFixed(0)} MiB before)`,
   );
   const [{ left }] =
     await sql`select count(*)::int as left from ops.runs where project_id = ${project}`;

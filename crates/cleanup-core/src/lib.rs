@@ -55,12 +55,13 @@ pub const TIME_BUDGET_MS: f64 = 90_000.0;
 /// were planned in one invocation: the stand-in for CPU time, which the
 /// function cannot measure for itself. Supabase stops a function after 2 s
 /// of CPU. Measured on the local stack (BENCHMARKS.md), the functions server
-/// spends about 27 ms of CPU per MiB read (parsing it twice, planning,
-/// compressing, hashing, the S3 and SQL calls), so 40 MiB is about 1.1 s,
-/// under the 1.5 s the function aims for with room for a slower CPU. What is
-/// left is done by the next invocation, which the function asks for
+/// spends 23-31 ms of CPU per MiB read once warm (parsing it twice,
+/// planning, compressing, hashing, the S3 and SQL calls) and about 0.55 s
+/// more in a cold isolate (compiling the wasm and the JavaScript), so 32 MiB
+/// is about 1.4 s cold and 0.9 s warm: under the 1.5 s the function aims for.
+/// What is left is done by the next invocation, which the function asks for
 /// ([`Run::wants_follow_up`]).
-pub const READ_BUDGET_BYTES: u64 = 40 << 20;
+pub const READ_BUDGET_BYTES: u64 = 32 << 20;
 
 /// The function's configuration, from its secrets.
 #[derive(Clone, Debug)]
