@@ -3,12 +3,17 @@
 //   deno task restore --run <run_id>     the one run, from the object holding it
 //   deno task restore --object <key>     every run in a runs archive object
 //
+// A run comes back with its events: those archived inside its line, and
+// those that went earlier, by month (events are kept 30 days, runs 90), from
+// the run_events objects that name the run (ops.cleanup_archives.run_ids).
+//
 // Reads SUPABASE_DB_URL and the S3 settings (S3_ENDPOINT, S3_BUCKET,
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), as in
-// .dev/stack.env. The object is checked against the SHA-256 that cleanup
+// .dev/stack.env. Every object is checked against the SHA-256 that cleanup
 // recorded before anything is written; the rows go back in one transaction
-// (ops.cleanup_restore_runs), so a restore either happens whole or not at
-// all, and running it twice is harmless.
+// (ops.cleanup_restore_runs, then ops.cleanup_restore_run_events), so a
+// restore either happens whole or not at all, and running it twice is
+// harmless.
 //
 // Exit codes: 0 restored (or already there), 1 refused or failed, 2 usage.
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -25,7 +30,10 @@ export interface RestoreResult {
   lines: number;
   runs_restored: number;
   runs_already_present: number;
+  /** Events back from the runs' lines and from run_events objects. */
   run_events_restored: number;
+  /** The run_events objects the runs' month-archived events came from. */
+  event_objects: string[];
   artifacts_relinked: number;
   backups_relinked: number;
 }
@@ -56,13 +64,14 @@ interface ArchiveRecord {
   bucket: string;
   sha256: string;
   archive_table: string;
+  ids: string[];
 }
 
 /** The archive record that holds `target`. */
 async function findArchive(sql: postgres.Sql, target: RestoreTarget): Promise<ArchiveRecord> {
   if ("object" in target) {
     const [archive] = await sql<ArchiveRecord[]>`
-      select object_key, bucket, sha256, archive_table
+      select object_key, bucket, sha256, archive_table, ids
         from ops.cleanup_archives where object_key = ${target.object}`;
     if (!archive) {
       throw new RestoreError(
@@ -80,12 +89,12 @@ async function findArchive(sql: postgres.Sql, target: RestoreTarget): Promise<Ar
   // run restored already is still found through the archive's ids, so that
   // restoring it again answers "already present" instead of "unknown".
   const [archive] = await sql<ArchiveRecord[]>`
-    select a.object_key, a.bucket, a.sha256, a.archive_table
+    select a.object_key, a.bucket, a.sha256, a.archive_table, a.ids
       from ops.cleanup_archived_runs r
       join ops.cleanup_archives a using (object_key)
      where r.run_id = ${target.run}
     union all
-    (select a.object_key, a.bucket, a.sha256, a.archive_table
+    (select a.object_key, a.bucket, a.sha256, a.archive_table, a.ids
        from ops.cleanup_archives a
       where a.archive_table = 'runs' and ${target.run} = any (a.ids)
         and not exists (select from ops.cleanup_archived_runs r where r.run_id = ${target.run})
@@ -129,17 +138,10 @@ function lineOf(ndjson: string, runId: string, key: string): string {
 }
 
 /**
- * Restores `target`: finds its archive object, downloads it, refuses it
- * unless its SHA-256 is the one cleanup recorded, and hands the lines to
- * ops.cleanup_restore_runs. Lines travel as text and are cast in SQL, so no
- * number in a run's metadata or an event's data passes through a JS double.
+ * The NDJSON text of a recorded archive object, downloaded and refused
+ * unless its SHA-256 is the one cleanup recorded.
  */
-export async function restore(
-  sql: postgres.Sql,
-  s3: S3Client,
-  target: RestoreTarget,
-): Promise<RestoreResult> {
-  const archive = await findArchive(sql, target);
+async function download(s3: S3Client, archive: ArchiveRecord): Promise<string> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     // The bucket cleanup wrote to, as recorded, not whatever S3_BUCKET says now.
@@ -162,11 +164,49 @@ export async function restore(
       `s3://${archive.bucket}/${archive.object_key}: SHA-256 is ${actual}, but cleanup recorded ${archive.sha256}; refusing to restore from a changed object`,
     );
   }
-  const ndjson = await gunzip(bytes, archive.object_key);
+  return await gunzip(bytes, archive.object_key);
+}
+
+/**
+ * Restores `target`: finds its archive object and the run_events objects
+ * that hold events of its runs, downloads and verifies all of them, then
+ * hands the lines to ops.cleanup_restore_runs and
+ * ops.cleanup_restore_run_events in one transaction. Lines travel as text
+ * and are cast in SQL, so no number in a run's metadata or an event's data
+ * passes through a JS double.
+ */
+export async function restore(
+  sql: postgres.Sql,
+  s3: S3Client,
+  target: RestoreTarget,
+): Promise<RestoreResult> {
+  const archive = await findArchive(sql, target);
+  const ndjson = await download(s3, archive);
   const lines = "run" in target ? lineOf(ndjson, target.run, archive.object_key) : ndjson;
-  const [row] = await sql<{ result: string }[]>`
-    select ops.cleanup_restore_runs(${archive.object_key}, ${lines}::text)::text as result`;
-  return JSON.parse(row.result) as RestoreResult;
+  const runIds = "run" in target ? [target.run] : archive.ids;
+  const eventArchives = await sql<ArchiveRecord[]>`
+    select object_key, bucket, sha256, archive_table, ids
+      from ops.cleanup_archives
+     where archive_table = 'run_events' and run_ids && ${runIds}::text[]
+     order by object_key`;
+  const eventLines: string[] = [];
+  for (const eventArchive of eventArchives) eventLines.push(await download(s3, eventArchive));
+  return await sql.begin(async (tx) => {
+    const [row] = await tx<{ result: string }[]>`
+      select ops.cleanup_restore_runs(${archive.object_key}, ${lines}::text)::text as result`;
+    const result = { ...JSON.parse(row.result), event_objects: [] } as RestoreResult;
+    for (const [i, eventArchive] of eventArchives.entries()) {
+      const [events] = await tx<{ restored: number }[]>`
+        select (ops.cleanup_restore_run_events(${eventArchive.object_key}, ${runIds}::text[],
+                                              ${
+        eventLines[i]
+      }::text) ->> 'run_events_restored')::int
+               as restored`;
+      result.run_events_restored += events.restored;
+      result.event_objects.push(eventArchive.object_key);
+    }
+    return result;
+  });
 }
 
 /** The S3 client of the environment, as the functions configure theirs. */

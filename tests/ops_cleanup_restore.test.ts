@@ -128,6 +128,61 @@ dbTest("a run cleanup archived and deleted is restored exactly, links and all", 
   }
 });
 
+dbTest("a run whose events went by month before it comes back with them", async (sql) => {
+  const { projectId, runId } = await seedOldRun(sql);
+  // This project keeps its runs for ten years; the events go after 30 days,
+  // a month at a time, as for every project.
+  await sql`insert into ops.retention_policies (project_id, target, retain_days)
+            values (${projectId}, 'runs', 3650)`;
+  const before = await snapshot(sql, runId);
+  await sql`delete from ops.cleanup_checkpoints`;
+  const eventsLeft = async () =>
+    (await sql`select count(*)::int as n from ops.run_events where run_id = ${runId}`)[0].n;
+  for (let attempt = 0; attempt < 20 && (await eventsLeft()) > 0; attempt++) {
+    const response = await fetch(`${functionsUrl}/ops-cleanup`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${cronSecret}` },
+      body: "{}",
+    });
+    assert.equal(response.status, 200, await response.text());
+  }
+  assert.equal(await eventsLeft(), 0, "the events went by month");
+  assert.equal((await sql`select 1 from ops.runs where run_id = ${runId}`).length, 1);
+
+  // Years later, as it were: the project's runs go after a day.
+  await sql`update ops.retention_policies set retain_days = 1
+             where project_id = ${projectId} and target = 'runs'`;
+  await sql`delete from ops.cleanup_checkpoints where name = 'runs'`;
+  await cleanUntilGone(sql, runId);
+
+  const s3 = s3FromEnv();
+  try {
+    const result = await restore(sql, s3, { run: runId });
+    assert.equal(result.runs_restored, 1);
+    assert.equal(result.run_events_restored, 3, "from the month's object, not the run's line");
+    assert.equal(result.event_objects.length >= 1, true);
+    assert.deepEqual(await snapshot(sql, runId), before);
+
+    // Held after the restore: the next cleanup archives neither the run nor
+    // its old events again.
+    const response = await fetch(`${functionsUrl}/ops-cleanup`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${cronSecret}` },
+      body: "{}",
+    });
+    assert.equal(response.status, 200, await response.text());
+    assert.deepEqual(await snapshot(sql, runId), before);
+
+    // And restoring again restores nothing twice.
+    const again = await restore(sql, s3, { run: runId });
+    assert.equal(again.runs_restored, 0);
+    assert.equal(again.run_events_restored, 0);
+    assert.deepEqual(await snapshot(sql, runId), before);
+  } finally {
+    s3.destroy();
+  }
+});
+
 dbTest("a restore refuses an object whose bytes are not the ones recorded", async (sql) => {
   const key = `runs/2000/01/run-tampered..run-tampered.${"0".repeat(64)}.ndjson.gz`;
   const bucket = Deno.env.get("S3_BUCKET") ?? "";

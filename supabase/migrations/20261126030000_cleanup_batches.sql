@@ -29,6 +29,15 @@
 --    lease and calls ops.invoke_cleanup() for the next invocation, so a large
 --    backlog is worked off in a chain of invocations the same night instead
 --    of one 2-second slice a day.
+-- 6. Archive records name the runs their rows are or belong to (run_ids), so
+--    a restore finds the events of a run that went by month, before the run
+--    itself (events are kept 30 days, runs 90): ops.cleanup_restore_run_events
+--    puts them back. Events of a held run (restored) are not archived again.
+
+alter table ops.cleanup_archives add column run_ids text[] not null default '{}';
+comment on column ops.cleanup_archives.run_ids is
+    'The runs the archived rows are or belong to: the runs of a runs object, the runs of the events of a run_events object.';
+create index cleanup_archives_run_ids_idx on ops.cleanup_archives using gin (run_ids);
 
 drop function ops.cleanup_run_guard(text);
 drop function ops.cleanup_run_candidates(text[]);
@@ -183,8 +192,13 @@ begin
                        e.tableoid::text || '/' || e.ctid::text || '/' || e.xmin::text as version
                   from ops.run_events e
                  where v_events_before is not null and e.created_at < v_events_before
-                   -- Events of the runs read above travel inside their runs.
-                   and not (e.run_id = any (v_run_ids))
+                   -- Not excluded: events of the runs read above. The
+                   -- planner leaves out those of runs it deletes (they go
+                   -- inside their runs' lines); a run it keeps (a project
+                   -- with a longer retention) still loses its old events.
+                   -- A held run (restored) keeps its events with it.
+                   and not exists (select from ops.cleanup_holds h
+                                    where h.run_id = e.run_id and h.held_until > v_now)
                  order by e.created_at, e.event_id
                  limit p_limit) e;
     else
@@ -227,7 +241,7 @@ end;
 $$;
 
 -- Applies one verified batch. `p_commit`:
---   {"archives": [{"key","bucket","sha256","table","rows","size_bytes","ids","project_ids"}],
+--   {"archives": [{"key","bucket","sha256","table","rows","size_bytes","ids","project_ids","run_ids"}],
 --    "runs": [{"id","guard","key"}], "artifacts": [{"id","guard"}], "backups": [{"id","guard"}],
 --    "s3_deletes": [{"uri","reason","row_id"}],
 --    "resume_after": {"runs": {...}|"reset"|null, "artifacts": {...}|"reset"|null},
@@ -259,11 +273,12 @@ begin
     end if;
 
     insert into ops.cleanup_archives
-        (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
+        (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids, run_ids)
     select a ->> 'key', a ->> 'bucket', a ->> 'sha256', a ->> 'table', (a ->> 'rows')::integer,
            (a ->> 'size_bytes')::bigint,
            array(select jsonb_array_elements_text(a -> 'ids')),
-           array(select jsonb_array_elements_text(a -> 'project_ids'))
+           array(select jsonb_array_elements_text(a -> 'project_ids')),
+           array(select jsonb_array_elements_text(coalesce(a -> 'run_ids', '[]'::jsonb)))
       from jsonb_array_elements(p_commit -> 'archives') a
     on conflict (object_key) do nothing;
 
@@ -353,6 +368,100 @@ begin
         'run_events', v_events, 'partitions_dropped', to_jsonb(v_dropped), 'changed', v_changed);
 end;
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Restores the events of `p_run_ids` from lines of the run_events archive
+-- object `p_object_key`, which the caller has already checked against
+-- ops.cleanup_archives.sha256: the events of runs restored from a runs
+-- archive (ops.cleanup_restore_runs) that had gone by month before their
+-- run. Each line is an event row as the planner writes it. Lines of other
+-- runs are skipped; an event already present is left as it is; a run that
+-- is not in ops.runs (not restored) is refused. One transaction, all or
+-- nothing; events whose month was dropped land in the default partition.
+create function ops.cleanup_restore_run_events(p_object_key text, p_run_ids text[], p_lines text)
+returns jsonb
+language plpgsql
+set search_path = ''
+set timezone = 'UTC'
+as $$
+declare
+    v_archive       ops.cleanup_archives;
+    v_line_text     text;
+    v_line_number   bigint;
+    v_line          jsonb;
+    v_event         ops.run_events;
+    v_unknown       text[];
+    v_count         integer;
+    v_lines         integer := 0;
+    v_restored      integer := 0;
+    v_present       integer := 0;
+    v_event_columns text[] := array(
+        select a.attname::text from pg_catalog.pg_attribute a
+         where a.attrelid = 'ops.run_events'::regclass and a.attnum > 0 and not a.attisdropped);
+begin
+    select * into v_archive from ops.cleanup_archives where object_key = p_object_key;
+    if not found then
+        raise exception 'ops.cleanup_restore_run_events: % is not an archive object ops-cleanup recorded', p_object_key
+            using errcode = '22023';
+    end if;
+    if v_archive.archive_table <> 'run_events' then
+        raise exception 'ops.cleanup_restore_run_events: % holds % rows, not run_events', p_object_key, v_archive.archive_table
+            using errcode = '22023';
+    end if;
+    v_unknown := array(select r from pg_catalog.unnest(p_run_ids) r
+                        where not exists (select from ops.runs x where x.run_id = r));
+    if cardinality(v_unknown) > 0 then
+        raise exception 'ops.cleanup_restore_run_events: run % is not in ops.runs; restore the run first',
+            pg_catalog.array_to_string(v_unknown, ', ')
+            using errcode = '23503';
+    end if;
+
+    for v_line_text, v_line_number in
+        select t.line, t.n from pg_catalog.string_to_table(p_lines, E'\n') with ordinality as t(line, n)
+    loop
+        continue when pg_catalog.btrim(v_line_text) = '';
+        v_lines := v_lines + 1;
+        begin
+            v_line := v_line_text::jsonb;
+        exception when invalid_text_representation then
+            raise exception 'ops.cleanup_restore_run_events: line % of % is not JSON', v_line_number, p_object_key
+                using errcode = '22023';
+        end;
+        if pg_catalog.jsonb_typeof(v_line) is distinct from 'object' then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: expected an event row', v_line_number, p_object_key
+                using errcode = '22023';
+        end if;
+        continue when not coalesce(v_line ->> 'run_id' = any (p_run_ids), false);
+        v_unknown := array(select k from pg_catalog.jsonb_object_keys(v_line) k
+                            where k <> all (v_event_columns));
+        if cardinality(v_unknown) > 0 then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: ops.run_events has no column %',
+                v_line_number, p_object_key, pg_catalog.array_to_string(v_unknown, ', ')
+                using errcode = '22023';
+        end if;
+        v_event := pg_catalog.jsonb_populate_record(null::ops.run_events, v_line);
+        -- The object's recorded ids are what the verified digest vouches for.
+        if not (v_event.event_id::text = any (v_archive.ids)) then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: event % is not one of the events this object holds',
+                v_line_number, p_object_key, coalesce(v_event.event_id::text, 'null')
+                using errcode = '22023';
+        end if;
+        insert into ops.run_events select v_event.* on conflict do nothing;
+        get diagnostics v_count = row_count;
+        v_restored := v_restored + v_count;
+        v_present := v_present + 1 - v_count;
+    end loop;
+
+    return pg_catalog.jsonb_build_object(
+        'object_key', p_object_key,
+        'lines', v_lines,
+        'run_events_restored', v_restored,
+        'run_events_already_present', v_present);
+end;
+$$;
+
+revoke all on function ops.cleanup_restore_run_events(text, text[], text) from public;
+grant execute on function ops.cleanup_restore_run_events(text, text[], text) to service_role;
 
 comment on function ops.invoke_cleanup() is
     'Queues a call of ops-cleanup through pg_net (URL and secret from Vault): daily by the cron job, and by ops-cleanup itself when it stopped at a budget with work left.';

@@ -668,6 +668,7 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
         "archives": plan.archives.iter().map(|a| json!({
             "key": a.key, "bucket": bucket, "sha256": a.sha256_hex, "table": a.table,
             "rows": a.ids.len(), "size_bytes": a.size_bytes, "ids": a.ids, "project_ids": a.project_ids,
+            "run_ids": a.run_ids,
         })).collect::<Vec<_>>(),
         "runs": guarded(&plan.delete.runs, &read.guards.runs),
         "artifacts": guarded(&plan.delete.artifacts, &read.guards.artifacts),

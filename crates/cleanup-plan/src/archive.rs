@@ -87,6 +87,11 @@ pub struct ArchiveObject {
     pub table: ArchiveTable,
     /// The projects whose rows the object holds, sorted.
     pub project_ids: Vec<String>,
+    /// The runs its rows are or belong to, sorted: the runs of a runs
+    /// object, the runs of the events of a run_events object, the runs the
+    /// artifacts or backups were linked to. How a restore finds the events
+    /// of a run that were archived by month, before the run itself.
+    pub run_ids: Vec<String>,
     /// The month of the rows, `YYYY-MM`.
     pub month: String,
     /// The gzip bytes. Not serialized: a dry-run answer carries the
@@ -156,6 +161,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub(crate) struct ObjectSpec {
     pub table: ArchiveTable,
     pub project_ids: Vec<String>,
+    pub run_ids: Vec<String>,
     pub month_index: i64,
     pub rows: RowCounts,
     pub ids: Vec<String>,
@@ -191,6 +197,7 @@ pub(crate) fn build_object<'a>(
         key,
         table: spec.table,
         project_ids: spec.project_ids,
+        run_ids: spec.run_ids,
         month: month_text,
         size_bytes: content.len() as u64,
         content,

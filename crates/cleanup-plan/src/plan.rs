@@ -388,6 +388,8 @@ impl Meter {
 /// A line planned into an archive, before objects are built.
 struct Line<'a> {
     project_id: &'a str,
+    /// The run the row is or belongs to, if any.
+    run_id: Option<&'a str>,
     month_index: i64,
     id: String,
     span: (usize, usize),
@@ -503,6 +505,7 @@ impl<'a> Planner<'a> {
                 }
                 lines.push(Line {
                     project_id: &run.project_id,
+                    run_id: Some(&run.run_id),
                     month_index: finished_at.month_index(),
                     id: run.run_id.clone(),
                     span: (start, buf.len()),
@@ -597,6 +600,7 @@ impl<'a> Planner<'a> {
                 }
                 lines.push(Line {
                     project_id: &artifact.project_id,
+                    run_id: artifact.run_id.as_deref(),
                     month_index: artifact.created_at.month_index(),
                     id: artifact.artifact_id.clone(),
                     span: (start, buf.len()),
@@ -702,6 +706,7 @@ impl<'a> Planner<'a> {
                 if self.meter.admit(1, (buf.len() - start) as u64) {
                     lines.push(Line {
                         project_id: &backup.project_id,
+                        run_id: backup.run_id.as_deref(),
                         month_index: backup.created_at.month_index(),
                         id: backup.backup_id.clone(),
                         span: (start, buf.len()),
@@ -793,6 +798,7 @@ impl<'a> Planner<'a> {
                 if self.meter.admit(1, (buf.len() - start) as u64) {
                     lines.push(Line {
                         project_id: &event.project_id,
+                        run_id: Some(&event.run_id),
                         month_index: event.created_at.month_index(),
                         id: event.event_id.to_string(),
                         span: (start, buf.len()),
@@ -947,16 +953,19 @@ fn build_objects(
     for (month_index, members) in months {
         let mut rows = RowCounts::default();
         let mut project_ids = BTreeSet::new();
+        let mut run_ids = BTreeSet::new();
         for line in &members {
             rows.runs += line.rows.runs;
             rows.run_events += line.rows.run_events;
             rows.artifacts += line.rows.artifacts;
             rows.backups += line.rows.backups;
             project_ids.insert(line.project_id);
+            run_ids.extend(line.run_id);
         }
         let spec = ObjectSpec {
             table,
             project_ids: project_ids.into_iter().map(str::to_owned).collect(),
+            run_ids: run_ids.into_iter().map(str::to_owned).collect(),
             month_index,
             rows,
             ids: members.iter().map(|line| line.id.clone()).collect(),

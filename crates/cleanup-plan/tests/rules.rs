@@ -764,4 +764,18 @@ fn events_of_a_run_archived_in_the_same_plan_are_not_archived_twice() {
     assert!(run_line.contains("\"event_id\":1"), "{run_line}");
     assert!(plan.run_event_partitions.drop_now);
     assert_eq!(plan.summary.run_events.archived, 2);
+    // Each object names the runs it holds rows of, so a restore of the kept
+    // run, once it goes too, finds its month-archived event.
+    let run_ids = |table| -> Vec<Vec<String>> {
+        plan.archives
+            .iter()
+            .filter(|a| a.table == table)
+            .map(|a| a.run_ids.clone())
+            .collect()
+    };
+    assert_eq!(run_ids(cleanup_plan::ArchiveTable::Runs), [["run-gone"]]);
+    assert_eq!(
+        run_ids(cleanup_plan::ArchiveTable::RunEvents),
+        [["run-kept"]]
+    );
 }

@@ -2,7 +2,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(30);
+select plan(34);
 
 -- Timestamps as the planner writes them into archive lines.
 create function pg_temp.archive_ts(p timestamptz) returns text
@@ -152,6 +152,36 @@ select throws_ok(
 select throws_ok(
     $$insert into ops.approvals (project_id, run_id, requested_by) values ('odoo-9401', 'run-restore-a', 'dev@restore.test')$$,
     '23514', null, 'nor approval requests: restoring never reopens a project');
+
+-- Events that went by month, before their run: back from a run_events object,
+-- only for the runs asked for, only the events the object's record lists.
+insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids, run_ids)
+values ('run_events/2025/01/month.ndjson.gz', 'b', repeat('c', 64), 'run_events', 2, 1,
+        '{900001,900002}', '{odoo-9401}', '{run-restore-a}');
+create temp table month_lines as
+select string_agg(line, E'\n') as lines from (values
+    (jsonb_build_object('event_id', 900001, 'run_id', 'run-restore-a', 'project_id', 'odoo-9401',
+        'created_at', '2025-01-15T10:01:00.000000Z', 'level', 'info', 'event_type', 'step.log',
+        'message', 'from the month', 'data', '{"n": 12345678901234567890}'::jsonb)::text),
+    (jsonb_build_object('event_id', 900002, 'run_id', 'run-other', 'project_id', 'odoo-9401',
+        'created_at', '2025-01-15T10:02:00.000000Z', 'level', 'info', 'event_type', 'step.log',
+        'message', 'another run', 'data', '{}'::jsonb)::text)) l(line);
+select is(
+    ops.cleanup_restore_run_events('run_events/2025/01/month.ndjson.gz', '{run-restore-a}',
+                                   (select lines from month_lines)) -> 'run_events_restored',
+    '1'::jsonb, 'the event of the run asked for comes back; the other run''s line is skipped');
+select is((select data::text from ops.run_events where event_id = 900001), '{"n": 12345678901234567890}',
+          'exactly, numbers and all');
+select throws_ok(
+    $$select ops.cleanup_restore_run_events('run_events/2025/01/month.ndjson.gz', '{run-not-restored}', '')$$,
+    '23503', 'ops.cleanup_restore_run_events: run run-not-restored is not in ops.runs; restore the run first',
+    'events of a run that is not back are refused');
+select throws_ok(
+    format('select ops.cleanup_restore_run_events(%L, %L, %L)', 'run_events/2025/01/month.ndjson.gz',
+           '{run-restore-a}', replace((select lines from month_lines), '900001', '900009')),
+    '22023', 'ops.cleanup_restore_run_events: line 1 of run_events/2025/01/month.ndjson.gz: event 900009 is not one of the events this object holds',
+    'an event the object''s record does not list is refused');
+delete from ops.run_events where event_id = 900001;
 
 -- What the restore refuses: anything the verified object does not vouch for.
 delete from ops.runs where project_id = 'odoo-9401';
