@@ -20,10 +20,12 @@
 --    wrote it (xmin); an update writes a new version, elsewhere, by another
 --    (or, within one transaction, the same) transaction. A run's guard covers
 --    its own version and each of its events' (event_id, version); an
---    archived event's guard is its version. An update, a late event or a
---    deleted one changes the guard, as the digest did, and the commit no
---    longer renders every row as JSON again to find out. (A VACUUM FULL in
---    between moves rows too: they are kept for the next cleanup, never lost.)
+--    archived event's, artifact's or backup's guard is its version. An
+--    update, a late event or a deleted one changes the guard, as the digest
+--    did, and the commit no longer renders every row as JSON again to find
+--    out, nor deletes artifacts and backups one statement at a time. (A
+--    VACUUM FULL in between moves rows too: they are kept for the next
+--    cleanup, never lost.)
 -- 5. An invocation stops at its CPU stand-in (bytes read, see cleanup-core's
 --    READ_BUDGET_BYTES) as well as its time; with work left it releases the
 --    lease and calls ops.invoke_cleanup() for the next invocation, so a large
@@ -119,8 +121,10 @@ declare
     v_runs       json;
     v_run_ids    text[];
     v_run_guards json;
-    v_artifacts  jsonb;
-    v_backups    jsonb;
+    v_artifacts  json;
+    v_backups    json;
+    v_artifact_guards json;
+    v_backup_guards json;
     v_events     json;
     v_event_count integer;
     v_event_guards json;
@@ -163,9 +167,11 @@ begin
       into v_runs, v_run_ids, v_run_guards
       from candidates c;
 
-    select coalesce(jsonb_agg(to_jsonb(a) order by a.created_at, a.artifact_id), '[]'::jsonb)
-      into v_artifacts
-      from (select a.*
+    select coalesce(json_agg(a.line order by a.created_at, a.artifact_id), '[]'::json),
+           coalesce(json_object_agg(a.artifact_id, a.version), '{}'::json)
+      into v_artifacts, v_artifact_guards
+      from (select row_to_json(a) as line, a.created_at, a.artifact_id,
+                   a.ctid::text || '/' || a.xmin::text as version
               from ops.artifacts a
              where v_art_days is not null
                and a.created_at < v_now - make_interval(days => v_art_days)
@@ -177,8 +183,9 @@ begin
 
     -- Backups are judged as whole series (grandfather-father-son needs the
     -- newest backup of each series to anchor its windows).
-    select coalesce(jsonb_agg(to_jsonb(b) order by b.created_at, b.backup_id), '[]'::jsonb)
-      into v_backups
+    select coalesce(json_agg(row_to_json(b) order by b.created_at, b.backup_id), '[]'::json),
+           coalesce(json_object_agg(b.backup_id, b.ctid::text || '/' || b.xmin::text), '{}'::json)
+      into v_backups, v_backup_guards
       from ops.backups b;
 
     -- Months of events only once the runs are read to their end (a full
@@ -231,10 +238,8 @@ begin
         'guards', json_build_object(
             'runs', v_run_guards,
             'run_events', v_event_guards,
-            'artifacts', coalesce((select jsonb_object_agg(a ->> 'artifact_id', md5(a::text))
-                                     from jsonb_array_elements(v_artifacts) a), '{}'::jsonb),
-            'backups', coalesce((select jsonb_object_agg(b ->> 'backup_id', md5(b::text))
-                                   from jsonb_array_elements(v_backups) b), '{}'::jsonb)),
+            'artifacts', v_artifact_guards,
+            'backups', v_backup_guards),
         'events_before', to_json(v_events_before)
     )::text;
 end;
@@ -312,17 +317,19 @@ begin
     get diagnostics v_runs = row_count;
     v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'runs', '[]'::jsonb)) - v_runs;
 
-    for v_item in select * from jsonb_array_elements(p_commit -> 'artifacts') loop
-        delete from ops.artifacts a
-         where a.artifact_id = (v_item ->> 'id')::uuid and md5(to_jsonb(a)::text) = v_item ->> 'guard';
-        if found then v_artifacts := v_artifacts + 1; else v_changed := v_changed + 1; end if;
-    end loop;
+    -- Artifacts and backups whose row version is the one read, in one
+    -- statement each.
+    delete from ops.artifacts a
+     using jsonb_to_recordset(coalesce(p_commit -> 'artifacts', '[]'::jsonb)) as g(id uuid, guard text)
+     where a.artifact_id = g.id and a.ctid::text || '/' || a.xmin::text = g.guard;
+    get diagnostics v_artifacts = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'artifacts', '[]'::jsonb)) - v_artifacts;
 
-    for v_item in select * from jsonb_array_elements(p_commit -> 'backups') loop
-        delete from ops.backups b
-         where b.backup_id = (v_item ->> 'id')::uuid and md5(to_jsonb(b)::text) = v_item ->> 'guard';
-        if found then v_backups := v_backups + 1; else v_changed := v_changed + 1; end if;
-    end loop;
+    delete from ops.backups b
+     using jsonb_to_recordset(coalesce(p_commit -> 'backups', '[]'::jsonb)) as g(id uuid, guard text)
+     where b.backup_id = g.id and b.ctid::text || '/' || b.xmin::text = g.guard;
+    get diagnostics v_backups = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'backups', '[]'::jsonb)) - v_backups;
 
     -- A blob is deleted only if its row is gone: a changed row keeps its blob.
     insert into ops.cleanup_s3_deletes (uri, reason, row_id)

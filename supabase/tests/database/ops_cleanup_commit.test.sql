@@ -2,7 +2,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(13);
+select plan(16);
 
 insert into ops.projects (project_id, name, odoo_version) values ('odoo-9401', 'Guards', '19.0');
 -- Rows as an earlier transaction left them.
@@ -84,6 +84,29 @@ select results_eq(
     'the edited event stays for the next run, with its run');
 select is((select answer -> 'partitions_dropped' from event_commit), '[]'::jsonb,
           'nothing is dropped while an event is left before the cut-off');
+
+-- Artifacts too: one read, then changed, is kept; the unchanged one goes.
+insert into ops.artifacts (project_id, artifact_type, storage_path, size_bytes, digest, created_at)
+select 'odoo-9401', 'sbom', 's3://odooops-artifacts/odoo-9401/sbom-' || n || '.json', 1,
+       'sha256:' || repeat(n::text, 64), timestamptz '2001-01-01 00:00:00+00' + n * interval '1 day'
+  from generate_series(1, 2) n;
+create temp table read_artifacts as
+select a.artifact_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000)::jsonb
+                       -> 'guards' -> 'artifacts' ->> a.artifact_id::text) as guard
+  from ops.artifacts a where a.project_id = 'odoo-9401';
+select is((select count(guard)::int from read_artifacts), 2, 'the read guards each artifact');
+update ops.artifacts set size_bytes = 2 where storage_path like '%sbom-2.json';
+create temp table artifact_commit as
+select ops.cleanup_commit('guard-test', jsonb_build_object(
+        'archives', '[]'::jsonb, 'runs', '[]'::jsonb, 'backups', '[]'::jsonb, 'run_events', '[]'::jsonb,
+        's3_deletes', '[]'::jsonb, 'resume_after', '{}'::jsonb,
+        'artifacts', (select jsonb_agg(jsonb_build_object('id', artifact_id, 'guard', guard)) from read_artifacts)))
+       as answer;
+select is((select answer -> 'artifacts' from artifact_commit), '1'::jsonb, 'the unchanged artifact is deleted');
+select results_eq(
+    $$select size_bytes from ops.artifacts where project_id = 'odoo-9401'$$,
+    $$values (2::bigint)$$,
+    'the changed one stays');
 
 select * from finish();
 rollback;
