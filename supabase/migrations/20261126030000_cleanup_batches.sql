@@ -28,9 +28,10 @@
 --    cleanup, never lost.)
 -- 5. An invocation stops at its CPU stand-in (bytes read, see cleanup-core's
 --    READ_BUDGET_BYTES) as well as its time; with work left it releases the
---    lease and calls ops.invoke_cleanup() for the next invocation, so a large
---    backlog is worked off in a chain of invocations the same night instead
---    of one 2-second slice a day.
+--    lease and calls ops.invoke_cleanup() for the next invocation. Each
+--    invocation stays within the platform's 2 s of CPU (before, a large
+--    backlog ran on until the platform stopped it), and the backlog is still
+--    worked off the same night, by a chain of invocations.
 -- 6. Archive records name the runs their rows are or belong to (run_ids), so
 --    a restore finds the events of a run that went by month, before the run
 --    itself (events are kept 30 days, runs 90): ops.cleanup_restore_run_events
