@@ -229,20 +229,6 @@ pub fn start(
             "the function is not configured: OPS_CRON_SECRET and S3_BUCKET must be set",
         ));
     };
-    let read_budget_bytes = match &config.read_budget_bytes {
-        Ok(bytes) => *bytes,
-        Err(text) => {
-            return respond(problem(
-                503,
-                "unavailable",
-                "Temporarily unavailable",
-                &format!(
-                    "the function is misconfigured: OPS_CLEANUP_READ_BUDGET_BYTES must be a \
-                     positive whole number of bytes, not {text:?}"
-                ),
-            ))
-        }
-    };
     let presented = headers
         .get("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -257,6 +243,21 @@ pub fn start(
             "authorization: expected \"Bearer <OPS_CRON_SECRET>\"",
         ));
     }
+    // After the secret: only the caller that may run it learns the rest.
+    let read_budget_bytes = match &config.read_budget_bytes {
+        Ok(bytes) => *bytes,
+        Err(text) => {
+            return respond(problem(
+                503,
+                "unavailable",
+                "Temporarily unavailable",
+                &format!(
+                    "the function is misconfigured: OPS_CLEANUP_READ_BUDGET_BYTES must be a \
+                     positive whole number of bytes, not {text:?}"
+                ),
+            ))
+        }
+    };
     let options = if body.iter().all(u8::is_ascii_whitespace) {
         Ok(Options::default())
     } else {

@@ -362,6 +362,15 @@ fn the_read_budget_comes_from_the_config_and_a_bad_one_is_refused() {
             "{bad}"
         );
     }
+    // A caller without the secret learns nothing about the configuration.
+    let stranger = start(
+        &config().read_budget(Some("0")),
+        "POST",
+        &headers("Bearer wrong"),
+        b"{}",
+        true,
+    );
+    assert_eq!(status(stranger), 401);
 }
 
 #[test]
