@@ -62,10 +62,13 @@ const serverPid = (() => {
   return undefined;
 })();
 // utime + stime in clock ticks (100 per second on Linux).
-const cpuMs = () =>
-  serverPid === undefined ? NaN : Deno.readTextFileSync(`/proc/${serverPid}/stat`)
-    .slice(Deno.readTextFileSync(`/proc/${serverPid}/stat`).lastIndexOf(")") + 2)
-    .split(" ").slice(11, 13).reduce((sum, ticks) => sum + Number(ticks) * 10, 0);
+const cpuMs = () => {
+  if (serverPid === undefined) return NaN;
+  // The fields after the command name, which may itself hold spaces.
+  const stat = Deno.readTextFileSync(`/proc/${serverPid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13)
+    .reduce((sum, ticks) => sum + Number(ticks) * 10, 0);
+};
 const memoryMiB = (field: "VmHWM" | "VmRSS") => {
   if (serverPid === undefined) return NaN;
   const status = Deno.readTextFileSync(`/proc/${serverPid}/status`);

@@ -9,6 +9,11 @@ import {
 
 let client: S3Client | undefined;
 
+// A timeout that is unset or not a positive number would mean none at all.
+function positiveOr(value: number, fallback: number): number {
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
 function s3(): S3Client {
   client ??= new S3Client({
     endpoint: Deno.env.get("S3_ENDPOINT") || undefined,
@@ -26,7 +31,7 @@ function s3(): S3Client {
     // the SDK only logs a warning.)
     requestHandler: {
       connectionTimeout: 5_000,
-      requestTimeout: Number(Deno.env.get("OPS_S3_TIMEOUT_MS") || 30_000),
+      requestTimeout: positiveOr(Number(Deno.env.get("OPS_S3_TIMEOUT_MS")), 30_000),
       throwOnRequestTimeout: true,
     },
   });
