@@ -108,13 +108,24 @@ create trigger project_members_touch_updated_at
     before update on ops.project_members
     for each row execute function ops.touch_updated_at();
 
+-- Helpers that policies call but no client should: a schema the API does not
+-- expose (it is not in config.toml's `[api] schemas`), so PostgREST has no
+-- `/rpc` route to them. A SECURITY DEFINER function in an exposed schema that
+-- `authenticated` may execute is what Supabase's advisors flag (lint 0029).
+-- The roles whose queries evaluate the policies need USAGE here.
+create schema ops_private;
+comment on schema ops_private is
+    'Helpers of ops policies; never exposed through the API.';
+revoke all on schema ops_private from public;
+grant usage on schema ops_private to authenticated, service_role;
+
 -- The caller's projects in which their role grants `p_permission`.
 --
 -- SECURITY DEFINER so that policies on ops.project_members itself can use it
 -- without recursing into their own RLS; it reveals only the caller's own
 -- memberships. Policies call it as `project_id in (select ...)`, which the
 -- planner runs once per statement as a hashed subplan, not once per row.
-create function ops.member_project_ids(p_permission text)
+create function ops_private.member_project_ids(p_permission text)
 returns setof text
 language sql
 stable
@@ -129,13 +140,17 @@ as $$
       and p_permission = any (r.permissions)
 $$;
 
+revoke all on function ops_private.member_project_ids(text) from public;
+grant execute on function ops_private.member_project_ids(text) to authenticated;
+
 -- Whether the caller holds `p_permission` in one project; for the console,
--- which asks "may I approve?" before showing the button.
+-- which asks "may I approve?" before showing the button (`/rpc`). SECURITY
+-- INVOKER: the caller's own membership row is visible to them under the
+-- policies below, so no elevated rights are needed to answer.
 create function ops.has_project_permission(p_project_id text, p_permission text)
 returns boolean
 language sql
 stable
-security definer
 set search_path = ''
 as $$
     select exists (
@@ -148,9 +163,7 @@ as $$
     )
 $$;
 
-revoke all on function ops.member_project_ids(text) from public;
 revoke all on function ops.has_project_permission(text, text) from public;
-grant execute on function ops.member_project_ids(text) to authenticated;
 grant execute on function ops.has_project_permission(text, text) to authenticated;
 
 -- A project must keep an admin while it exists, or nobody could manage its
@@ -193,22 +206,22 @@ grant insert (project_id, user_id, role), update (role) on ops.project_members t
 -- Members see who else is in their projects.
 create policy project_members_read on ops.project_members
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 create policy project_members_add on ops.project_members
     for insert to authenticated
-    with check (project_id in (select ops.member_project_ids('member.manage')));
+    with check (project_id in (select ops_private.member_project_ids('member.manage')));
 
 create policy project_members_change on ops.project_members
     for update to authenticated
-    using (project_id in (select ops.member_project_ids('member.manage')))
-    with check (project_id in (select ops.member_project_ids('member.manage')));
+    using (project_id in (select ops_private.member_project_ids('member.manage')))
+    with check (project_id in (select ops_private.member_project_ids('member.manage')));
 
 -- Admins remove members; anyone may leave a project (the last admin cannot,
 -- see the trigger above).
 create policy project_members_remove on ops.project_members
     for delete to authenticated
-    using (project_id in (select ops.member_project_ids('member.manage'))
+    using (project_id in (select ops_private.member_project_ids('member.manage'))
            or user_id = (select auth.uid()));
 
 -- ---------------------------------------------------------------------------
@@ -266,9 +279,9 @@ grant update (repo_slug) on ops.projects to authenticated;
 
 create policy projects_read on ops.projects
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 create policy projects_configure on ops.projects
     for update to authenticated
-    using (project_id in (select ops.member_project_ids('project.update')))
-    with check (project_id in (select ops.member_project_ids('project.update')));
+    using (project_id in (select ops_private.member_project_ids('project.update')))
+    with check (project_id in (select ops_private.member_project_ids('project.update')));

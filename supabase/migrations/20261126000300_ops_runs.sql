@@ -107,12 +107,12 @@ grant insert (run_id, project_id, kind, environment, git_ref, commit_sha, create
 
 create policy runs_read on ops.runs
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 -- A member who may start runs queues one in their own name.
 create policy runs_start on ops.runs
     for insert to authenticated
-    with check (project_id in (select ops.member_project_ids('run.create'))
+    with check (project_id in (select ops_private.member_project_ids('run.create'))
                 and created_by = (select auth.uid())::text
                 and status = 'queued');
 
@@ -120,8 +120,8 @@ create policy runs_start on ops.runs
 -- (service_role) move it through its other states.
 create policy runs_cancel on ops.runs
     for update to authenticated
-    using (project_id in (select ops.member_project_ids('run.cancel')))
-    with check (project_id in (select ops.member_project_ids('run.cancel'))
+    using (project_id in (select ops_private.member_project_ids('run.cancel')))
+    with check (project_id in (select ops_private.member_project_ids('run.cancel'))
                 and status = 'cancelled');
 
 -- ---------------------------------------------------------------------------
@@ -276,20 +276,15 @@ grant execute on function ops.drop_run_event_partitions(timestamptz) to service_
 select ops.create_run_event_partitions(2);
 
 -- And the coming months keep existing: daily, because it is idempotent and a
--- missed run must not leave a month without its partition. Scheduled only
--- where pg_cron is enabled (hosted: Database → Extensions); without it the
--- default partition keeps ingest working until someone runs the function.
-do $$
-begin
-    if exists (select from pg_catalog.pg_extension where extname = 'pg_cron') then
-        perform cron.schedule(
-            'ops-create-run-event-partitions', '17 3 * * *',
-            'select ops.create_run_event_partitions(2)');
-    else
-        raise notice 'pg_cron is not enabled: schedule select ops.create_run_event_partitions(2) yourself';
-    end if;
-end
-$$;
+-- missed run must not leave a month without its partition. pg_cron is one of
+-- the extensions hosted Supabase lets `postgres` enable, in pg_catalog as its
+-- docs do; where it cannot be loaded (a server without it in
+-- shared_preload_libraries) this statement fails and says so.
+create extension if not exists pg_cron with schema pg_catalog;
+
+select cron.schedule(
+    'ops-create-run-event-partitions', '17 3 * * *',
+    'select ops.create_run_event_partitions(2)');
 
 -- Events are appended by workers and removed only by retention: nobody
 -- updates them, service_role included.
@@ -299,7 +294,7 @@ grant select on ops.run_events to authenticated;
 
 create policy run_events_read on ops.run_events
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 -- ---------------------------------------------------------------------------
 -- Artifacts: metadata only; the blobs live in a registry or S3 (rule 2).
@@ -337,10 +332,13 @@ comment on table ops.artifacts is
 create index artifacts_project_created_idx on ops.artifacts (project_id, created_at desc);
 -- Cleanup: artifacts of a type older than its retention.
 create index artifacts_type_created_idx on ops.artifacts (artifact_type, created_at) include (project_id);
+-- The run's artifacts: what deleting a run (its foreign key's SET NULL)
+-- looks up, once per deleted run, so cleanup does not scan the table for each.
+create index artifacts_run_idx on ops.artifacts (run_id, project_id) where run_id is not null;
 
 grant select, insert, update, delete on ops.artifacts to service_role;
 grant select on ops.artifacts to authenticated;
 
 create policy artifacts_read on ops.artifacts
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));

@@ -35,14 +35,15 @@ comment on table ops.backups is
 create index backups_project_created_idx on ops.backups (project_id, environment, created_at desc);
 -- Cleanup: backups of a kind older than its retention.
 create index backups_kind_created_idx on ops.backups (kind, created_at) include (project_id);
-create index backups_run_idx on ops.backups (run_id) where run_id is not null;
+-- The run's backups, for its foreign key's SET NULL when cleanup deletes it.
+create index backups_run_idx on ops.backups (run_id, project_id) where run_id is not null;
 
 grant select, insert, update, delete on ops.backups to service_role;
 grant select on ops.backups to authenticated;
 
 create policy backups_read on ops.backups
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 -- ---------------------------------------------------------------------------
 -- Approvals: kept forever (an audit requirement). A request is made once;
@@ -171,20 +172,20 @@ grant insert (project_id, run_id, requested_by, request_note),
 
 create policy approvals_read on ops.approvals
     for select to authenticated
-    using (project_id in (select ops.member_project_ids('project.read')));
+    using (project_id in (select ops_private.member_project_ids('project.read')));
 
 -- A member who may request approvals asks in their own name.
 create policy approvals_request on ops.approvals
     for insert to authenticated
-    with check (project_id in (select ops.member_project_ids('approval.request'))
+    with check (project_id in (select ops_private.member_project_ids('approval.request'))
                 and requested_by = (select auth.uid())::text
                 and status = 'pending');
 
 -- A member who may decide decides an open request, in their own name.
 create policy approvals_decide on ops.approvals
     for update to authenticated
-    using (project_id in (select ops.member_project_ids('approval.decide'))
+    using (project_id in (select ops_private.member_project_ids('approval.decide'))
            and status = 'pending')
-    with check (project_id in (select ops.member_project_ids('approval.decide'))
+    with check (project_id in (select ops_private.member_project_ids('approval.decide'))
                 and decided_by = (select auth.uid())::text
                 and status in ('approved', 'rejected'));

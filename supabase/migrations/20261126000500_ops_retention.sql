@@ -67,18 +67,18 @@ grant insert (project_id, target, class, retain_days), update (retain_days)
 create policy retention_policies_read on ops.retention_policies
     for select to authenticated
     using (project_id is null
-           or project_id in (select ops.member_project_ids('project.read')));
+           or project_id in (select ops_private.member_project_ids('project.read')));
 
 -- Admins manage their projects' overrides; the defaults belong to service_role.
 create policy retention_policies_add on ops.retention_policies
     for insert to authenticated
-    with check (project_id in (select ops.member_project_ids('retention.manage')));
+    with check (project_id in (select ops_private.member_project_ids('retention.manage')));
 
 create policy retention_policies_change on ops.retention_policies
     for update to authenticated
-    using (project_id in (select ops.member_project_ids('retention.manage')))
-    with check (project_id in (select ops.member_project_ids('retention.manage')));
+    using (project_id in (select ops_private.member_project_ids('retention.manage')))
+    with check (project_id in (select ops_private.member_project_ids('retention.manage')));
 
 create policy retention_policies_remove on ops.retention_policies
     for delete to authenticated
-    using (project_id in (select ops.member_project_ids('retention.manage')));
+    using (project_id in (select ops_private.member_project_ids('retention.manage')));

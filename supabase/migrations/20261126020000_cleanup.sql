@@ -46,6 +46,8 @@ create table ops.cleanup_archived_runs (
 );
 alter table ops.cleanup_archived_runs enable row level security;
 create index cleanup_archived_runs_project_idx on ops.cleanup_archived_runs (project_id, deleted_at);
+-- The runs of one archive object (a restore by object key).
+create index cleanup_archived_runs_object_key_idx on ops.cleanup_archived_runs (object_key);
 comment on table ops.cleanup_archived_runs is
     'Every run ops-cleanup deleted: its archive object and the artifacts and backups that referred to it.';
 

@@ -275,10 +275,7 @@ revoke all on function ops.invoke_cleanup() from public;
 -- again changes nothing.
 do $$
 begin
-    if not exists (select from pg_catalog.pg_extension where extname = 'pg_cron') then
-        raise notice 'pg_cron is not enabled: ops-cleanup is not scheduled; schedule select ops.invoke_cleanup() daily yourself';
-        return;
-    end if;
+    -- pg_cron is enabled by the runs migration.
     perform cron.schedule('ops-cleanup', '0 3 * * *', 'select ops.invoke_cleanup()');
     if not exists (select from pg_catalog.pg_extension where extname = 'pg_net')
        or pg_catalog.to_regclass('vault.decrypted_secrets') is null then

@@ -281,8 +281,9 @@ struct CpuMeter {
 
 impl CpuMeter {
     fn new(tools: &Tools, stack: &Stack) -> Result<CpuMeter> {
-        // The first line of postmaster.pid in the data directory.
-        let data_dir = cmd::output(stack::psql(&tools.pg_bin, stack.ports.db).args([
+        // The first line of postmaster.pid in the data directory (a setting
+        // only a superuser may read).
+        let data_dir = cmd::output(stack::psql_admin(&tools.pg_bin, stack.ports.db).args([
             "-At",
             "-c",
             "show data_directory",

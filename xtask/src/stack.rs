@@ -26,6 +26,10 @@ use crate::install::Tools;
 
 pub const S3_BUCKET: &str = "odooops-archives";
 const DB_PASSWORD: &str = "postgres";
+/// The cluster's superuser, as on hosted Supabase. Only the bootstrap and the
+/// test fixtures that stand in for the platform (enabling pgTAP) use it;
+/// migrations, tests and functions connect as the non-superuser `postgres`.
+pub const ADMIN_ROLE: &str = "supabase_admin";
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// The keys of `.dev/stack.env` that dev keeps across restarts, so a
 /// developer's Odoo configuration keeps working.
@@ -499,7 +503,7 @@ impl Postgres {
         initdb_command
             .arg("-D")
             .arg(data_dir)
-            .args(["-U", "postgres", "-A", "scram-sha-256", "-E", "UTF8"])
+            .args(["-U", ADMIN_ROLE, "-A", "scram-sha-256", "-E", "UTF8"])
             .args(["--locale=C.UTF-8", "--no-instructions", "--no-sync"])
             .arg(format!("--pwfile={}", password_file.display()))
             .stdout(std::process::Stdio::null());
@@ -515,6 +519,8 @@ impl Postgres {
              unix_socket_directories = '{socket_dir}'\n\
              max_connections = 200\n\
              shared_preload_libraries = 'pg_cron'\n\
+             # Logical decoding, as hosted has it for Realtime.\n\
+             wal_level = logical\n\
              cron.database_name = 'postgres'\n\
              # Jobs run in background workers, so pg_cron needs no password.\n\
              cron.use_background_workers = on\n\
@@ -586,25 +592,32 @@ impl Postgres {
         }
     }
 
-    /// Creates what hosted Supabase has before any migration runs.
+    /// Creates what hosted Supabase has before any migration runs, as the
+    /// platform does: connected as its superuser.
     fn bootstrap(&self, root: &Path) -> Result<()> {
         let sql = root.join("xtask/sql/bootstrap.sql");
-        cmd::run(self.psql().arg("-f").arg(&sql))
+        cmd::run(psql_admin(&self.bin, self.port).arg("-f").arg(&sql))
             .context("the Supabase bootstrap (xtask/sql/bootstrap.sql) failed")
-    }
-
-    fn psql(&self) -> Command {
-        psql(&self.bin, self.port)
     }
 }
 
-/// `psql` on the stack's database, stopping at the first error.
+/// `psql` on the stack's database as `postgres`, stopping at the first error.
 pub fn psql(pg_bin: &Path, port: u16) -> Command {
+    psql_as(pg_bin, port, "postgres")
+}
+
+/// `psql` as the cluster's superuser, for what only the platform does on
+/// hosted Supabase.
+pub fn psql_admin(pg_bin: &Path, port: u16) -> Command {
+    psql_as(pg_bin, port, ADMIN_ROLE)
+}
+
+fn psql_as(pg_bin: &Path, port: u16, role: &str) -> Command {
     let mut command = Command::new(pg_bin.join("psql"));
     command
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
         .arg(port.to_string())
-        .args(["-U", "postgres", "-d", "postgres"])
+        .args(["-U", role, "-d", "postgres"])
         .env("PGPASSWORD", DB_PASSWORD);
     command
 }

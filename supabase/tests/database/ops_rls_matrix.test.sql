@@ -256,7 +256,7 @@ insert into cases (tbl, op, sql, expect) values
      $$delete from ops.approvals where approval_id = 'b0000000-0000-4000-8000-000000000001'$$,     '{E,E,E,E,E,E,E}'),
 
     ('retention_policies', 'select',
-     $$select count(*) from ops.retention_policies where project_id = 'odoo-9001' or project_id is null$$, '{E,11,12,12,12,12,12}'),
+     $$select count(*) from ops.retention_policies where project_id = 'odoo-9001' or project_id is null$$, '{E,12,13,13,13,13,13}'),
     ('retention_policies', 'insert',
      $$insert into ops.retention_policies (project_id, target, class, retain_days)
        values ('odoo-9001', 'artifacts', 'image', 7)$$,                                            '{E,E,E,E,E,1,1}'),
@@ -394,10 +394,10 @@ select is(pg_temp.outcome(
     'authenticated', 'a4444444-4444-4444-8444-444444444444'), 'error:42501',
     'authenticated cannot create partitions');
 select is(pg_temp.outcome(
-    $$select count(*) from ops.member_project_ids('project.read')$$, 'anon'), 'error:42501',
+    $$select count(*) from ops_private.member_project_ids('project.read')$$, 'anon'), 'error:42501',
     'anon cannot call the membership helper');
 select is(pg_temp.outcome(
-    $$select count(*) from ops.member_project_ids('project.read') where false$$,
+    $$select count(*) from ops_private.member_project_ids('project.read') where false$$,
     'authenticated', 'a3333333-3333-4333-8333-333333333333'), 'rows:0',
     'authenticated may call the membership helper');
 select is(pg_temp.outcome(

@@ -1,0 +1,16 @@
+-- Live dashboards: runs, their events and approvals go to Supabase Realtime.
+--
+-- `supabase_realtime` is the publication Realtime's Postgres Changes read;
+-- hosted Supabase creates it empty and owned by `postgres`. What a subscriber
+-- then receives is decided by Realtime per change and per subscriber:
+--   * inserts and updates only if the subscriber's role may SELECT the row
+--     under RLS (here: members of the row's project), cut to the columns
+--     that role may read;
+--   * deletes unfiltered, but with RLS on they carry only the primary key;
+--   * ops.run_events is partitioned by month, and Realtime's decoder reports
+--     a change under the month's partition (ops.run_events_yyyy_mm), which
+--     the API roles may not read directly: follow a run's events by its
+--     ops.runs row and a bounded read (README, "Live dashboards").
+-- Replica identity stays the default (the primary key): old values of an
+-- update are not sent, and the console needs only the new row.
+alter publication supabase_realtime add table ops.runs, ops.run_events, ops.approvals;
