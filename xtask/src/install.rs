@@ -133,7 +133,147 @@ pub fn ensure(root: &Path, scope: Scope) -> Result<Tools> {
     if scope >= Scope::Stack {
         ensure_s3_server(root, &tools)?;
     }
+    if scope >= Scope::Test {
+        ensure_schema_python(root, &tools)?;
+    }
     Ok(tools)
+}
+
+/// The schema layer's pinned Python packages (hypothesis-jsonschema and
+/// friends), with their hashes.
+const SCHEMA_REQUIREMENTS: &str = "tests/schema/requirements.txt";
+/// The oldest Python the pinned wheels are built for (rpds-py's floor).
+const SCHEMA_PYTHON_MIN: (u32, u32) = (3, 11);
+
+/// The Python of the schema layer's virtual environment.
+pub fn schema_python(tools: &Tools) -> PathBuf {
+    tools.dir.join("python/schema/bin/python")
+}
+
+/// The `name==version` pins of a requirements file, for saying what is
+/// being installed.
+fn requirement_pins(requirements: &str) -> Vec<&str> {
+    requirements
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#') && !line.starts_with("--"))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|pin| pin.contains("=="))
+        .collect()
+}
+
+/// `major.minor` of a `python3 --version` line.
+fn python_version(line: &str) -> Option<(u32, u32)> {
+    let version = line.strip_prefix("Python ")?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Creates the schema layer's virtual environment with the machine's
+/// `python3 -m venv` and installs the pinned packages into it, when it is
+/// missing or the pins (or the Python) changed since it was made. It is
+/// built beside its place and moved there when complete, so a run that
+/// stops half-way, or another clone installing at the same time, never
+/// leaves a broken one behind.
+fn ensure_schema_python(root: &Path, tools: &Tools) -> Result<()> {
+    let requirements_path = root.join(SCHEMA_REQUIREMENTS);
+    let requirements = fs::read_to_string(&requirements_path)
+        .with_context(|| format!("cannot read {}", requirements_path.display()))?;
+    let python3 = match find_in_path("python3") {
+        Some(python3) => python3,
+        None => {
+            ensure_debian(&["python3", "python3-venv"])?;
+            find_in_path("python3").ok_or_else(|| anyhow!("python3 is not installed"))?
+        }
+    };
+    let version_line = version_output(&python3, &["--version"])
+        .ok_or_else(|| anyhow!("{} --version failed", python3.display()))?;
+    match python_version(&version_line) {
+        Some(version) if version >= SCHEMA_PYTHON_MIN => {}
+        _ => bail!(
+            "the schema layer needs Python {}.{} or newer, found {version_line:?} ({})",
+            SCHEMA_PYTHON_MIN.0,
+            SCHEMA_PYTHON_MIN.1,
+            python3.display()
+        ),
+    }
+    let stamp = format!("{version_line}\n{requirements}");
+    let venv = tools.dir.join("python/schema");
+    let stamp_path = venv.join("odooops.stamp");
+    let current = |dir: &Path| {
+        version_output(&dir.join("bin/python"), &["--version"]).is_some()
+            && fs::read_to_string(dir.join("odooops.stamp")).is_ok_and(|old| old == stamp)
+    };
+    if current(&venv) {
+        return Ok(());
+    }
+    // Debian splits venv's pip bootstrap into python3-venv.
+    let has_ensurepip = Command::new(&python3)
+        .args(["-c", "import ensurepip, venv"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !has_ensurepip {
+        ensure_debian(&["python3-venv"])?;
+    }
+    println!(
+        "xtask: installing {} (pip, pinned with hashes in {SCHEMA_REQUIREMENTS}) into {}",
+        requirement_pins(&requirements).join(", "),
+        venv.display()
+    );
+    let building = tools
+        .dir
+        .join(format!("python/schema.partial-{}", std::process::id()));
+    if building.exists() {
+        fs::remove_dir_all(&building)
+            .with_context(|| format!("cannot remove {}", building.display()))?;
+    }
+    cmd::run(Command::new(&python3).args(["-m", "venv"]).arg(&building))
+        .context("`python3 -m venv` failed; on Debian, install python3-venv")?;
+    cmd::run(
+        Command::new(building.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "--require-hashes",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-r",
+            ])
+            .arg(&requirements_path),
+    )
+    .with_context(|| format!("pip could not install {SCHEMA_REQUIREMENTS}"))?;
+    // --no-deps installs exactly the pins; pip check proves they are all
+    // that the packages need.
+    cmd::run(Command::new(building.join("bin/python")).args([
+        "-m",
+        "pip",
+        "check",
+        "--disable-pip-version-check",
+    ]))
+    .with_context(|| format!("the pins of {SCHEMA_REQUIREMENTS} do not fit together"))?;
+    fs::write(building.join("odooops.stamp"), &stamp)
+        .with_context(|| format!("cannot write {}", stamp_path.display()))?;
+    if venv.exists() {
+        fs::remove_dir_all(&venv).with_context(|| format!("cannot remove {}", venv.display()))?;
+    }
+    if let Err(error) = fs::rename(&building, &venv) {
+        // Another run finished the same environment first: use it.
+        let _ = fs::remove_dir_all(&building);
+        if !current(&venv) {
+            return Err(error)
+                .with_context(|| format!("cannot move the venv to {}", venv.display()));
+        }
+    }
+    Ok(())
 }
 
 /// Builds `tools/s3-local` into the tools directory when it is missing or its
@@ -415,6 +555,24 @@ mod tests {
             Some("0.2.130")
         );
         assert_eq!(parse_locked_version(lock, "serde"), None);
+    }
+
+    #[test]
+    fn requirement_pins_are_read_without_hashes() {
+        let requirements = "# comment\nattrs==26.1.0 \\\n    --hash=sha256:c647\n\
+                            rpds-py==2026.9.1 \\\n    --hash=sha256:e01b \\\n    --hash=sha256:1360\n";
+        assert_eq!(
+            requirement_pins(requirements),
+            ["attrs==26.1.0", "rpds-py==2026.9.1"]
+        );
+    }
+
+    #[test]
+    fn python_versions_are_compared_as_numbers() {
+        assert_eq!(python_version("Python 3.11.7"), Some((3, 11)));
+        assert!(python_version("Python 3.9.2").unwrap() < SCHEMA_PYTHON_MIN);
+        assert!(python_version("Python 3.13.0").unwrap() >= SCHEMA_PYTHON_MIN);
+        assert_eq!(python_version("Python"), None);
     }
 
     #[test]

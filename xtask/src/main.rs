@@ -16,7 +16,7 @@
 //!   restarts.
 //! - `cargo xtask sample`: sends a signed sample event to the running `dev`
 //!   stack (`scripts/send-sample.ts` with `.dev/stack.env`).
-//! - `cargo xtask test [--layer rust|wasm|pgtap|deno]...`: builds, starts a
+//! - `cargo xtask test [--layer rust|wasm|pgtap|deno|schema|lint]...`: builds, starts a
 //!   private stack on free ports and runs every test layer (all by default),
 //!   ending with the line `N passed, N failed`. This is what CI runs.
 //! - `cargo xtask install`: installs the pinned tools only.
@@ -37,6 +37,7 @@ mod bench;
 mod build;
 mod cmd;
 mod install;
+mod schema;
 mod stack;
 mod test;
 
@@ -58,7 +59,7 @@ commands:
   build                     build the wasm of every function into pkg/
   dev                       run the local stack until Ctrl-C
   sample                    send a signed sample event to the `dev` stack
-  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno, lint (default: all)
+  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno, schema, lint (default: all)
   install                   install the pinned tools only
   bench [--part <name>]...  run the benchmarks: micro, instantiate, load (default: all)
 ";

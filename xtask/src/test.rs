@@ -12,6 +12,7 @@ use anyhow::Result;
 use crate::build;
 use crate::cmd;
 use crate::install::{self, Scope, Tools};
+use crate::schema;
 use crate::stack::{self, Mode, Stack};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,15 +21,17 @@ pub enum Layer {
     Wasm,
     Pgtap,
     Deno,
+    Schema,
     Lint,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 5] = [
+    pub const ALL: [Layer; 6] = [
         Layer::Rust,
         Layer::Wasm,
         Layer::Pgtap,
         Layer::Deno,
+        Layer::Schema,
         Layer::Lint,
     ];
 
@@ -38,6 +41,7 @@ impl Layer {
             Layer::Wasm => "wasm",
             Layer::Pgtap => "pgtap",
             Layer::Deno => "deno",
+            Layer::Schema => "schema",
             Layer::Lint => "lint",
         }
     }
@@ -48,14 +52,17 @@ impl Layer {
             .find(|layer| layer.name() == name)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown layer {name:?}; expected one of rust, wasm, pgtap, deno, lint"
+                    "unknown layer {name:?}; expected one of rust, wasm, pgtap, deno, schema, lint"
                 )
             })
     }
 
     fn needs_stack(self) -> bool {
         // The lint layer includes `supabase db lint`, which needs the database.
-        matches!(self, Layer::Pgtap | Layer::Deno | Layer::Lint)
+        matches!(
+            self,
+            Layer::Pgtap | Layer::Deno | Layer::Schema | Layer::Lint
+        )
     }
 }
 
@@ -215,6 +222,7 @@ fn run_layer(root: &Path, tools: &Tools, layer: Layer, stack: Option<&Stack>) ->
         (Layer::Wasm, _) => (wasm_command(root, tools), parse_cargo),
         (Layer::Pgtap, Some(stack)) => (pgtap_command(root, tools, stack), parse_pg_prove),
         (Layer::Deno, Some(stack)) => (deno_command(root, tools, stack), parse_deno),
+        (Layer::Schema, Some(stack)) => (schema::command(root, tools, stack), schema::parse),
         (Layer::Lint, Some(stack)) => return run_lint(root, tools, stack),
         (_, None) => return Outcome::broken(layer, "the stack is not running".to_string()),
     };
@@ -319,6 +327,24 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         ])
         .arg(stack::cli_db_url(stack.ports.db));
     checks.push(("supabase db lint", db_lint));
+    // Supabase's advisors (the dashboard's Security and Performance lints),
+    // as a user's hosted project would show them: nothing at warn level or
+    // above. INFO findings are printed; the README lists those we keep and why.
+    let mut advisors = stack::supabase_cli(tools, root);
+    advisors
+        .args([
+            "db",
+            "advisors",
+            "--type",
+            "all",
+            "--level",
+            "info",
+            "--fail-on",
+            "warn",
+            "--db-url",
+        ])
+        .arg(stack::cli_db_url(stack.ports.db));
+    checks.push(("supabase db advisors", advisors));
 
     let mut counts = Counts::default();
     for (name, mut command) in checks {
@@ -381,8 +407,10 @@ fn pgtap_command(root: &Path, tools: &Tools, stack: &Stack) -> Result<Option<Com
         return Ok(None);
     }
     // As `supabase test db` does: pgTAP lives in `extensions`, enabled for the
-    // tests only (no migration depends on it).
-    cmd::run(stack::psql(&tools.pg_bin, stack.ports.db).args([
+    // tests only (no migration depends on it). pgTAP is not a trusted
+    // extension, so the platform's superuser enables it, as the dashboard
+    // would on hosted; the tests themselves run as `postgres`.
+    cmd::run(stack::psql_admin(&tools.pg_bin, stack.ports.db).args([
         "-c",
         "create extension if not exists pgtap with schema extensions",
     ]))?;

@@ -82,6 +82,60 @@ fn a_dated_event_is_ordered_by_its_own_date() {
 }
 
 #[test]
+fn the_year_as_written_counts_and_the_database_gets_utc() {
+    // 2000-01-01 at +01:00 is in 1999 in UTC: accepted, as the schema's
+    // pattern says, and handed to the database as UTC.
+    let body = br#"{"event_type":"project_deleted","project_id":"odoo-42","occurred_at":"2000-01-01t00:00:00.123456789+01:00"}"#;
+    let headers = signed_headers(body, "msg_3", NOW);
+    let Decision::Apply { write } = run("POST", &headers, body) else {
+        panic!("expected a write")
+    };
+    assert_eq!(write.params[3], "1999-12-31T23:00:00.123456789Z");
+}
+
+#[test]
+fn names_the_database_refuses_are_refused_first() {
+    // PostgreSQL's [[:cntrl:]] counts the line and paragraph separators; a
+    // name with one must not get as far as the database's CHECK.
+    for name in [
+        "a\u{2028}b",
+        "a\u{2029}",
+        "x\u{1}",
+        "\u{85}",
+        "\u{a0}\u{3000}",
+    ] {
+        let body = serde_json::json!({
+            "event_type": "project_created",
+            "project_id": "odoo-42",
+            "name": name,
+            "odoo_version": "19.0",
+        })
+        .to_string();
+        let headers = signed_headers(body.as_bytes(), "msg_4", NOW);
+        let (status, problem) = problem(run("POST", &headers, body.as_bytes()));
+        assert_eq!(status, 422, "{name:?}");
+        assert_eq!(problem["errors"][0]["field"], "name", "{name:?}");
+        assert_eq!(problem["errors"][0]["rule"], "pattern", "{name:?}");
+    }
+}
+
+#[test]
+fn the_largest_valid_event_fits_the_body_limit() {
+    // Every field at its longest, every character escaped as a surrogate
+    // pair: the schema's bounds keep a valid event far from the 413.
+    let name = "\\udbff\\udfff".repeat(255);
+    let body = format!(
+        r#"{{"event_type":"project_updated","project_id":"odoo-999999999999999999","name":"{name}","odoo_version":"saas~999.99","occurred_at":"2023-11-14T22:00:00.999999999+23:59"}}"#
+    );
+    assert!(body.len() < MAX_BODY_BYTES / 16, "{}", body.len());
+    let headers = signed_headers(body.as_bytes(), "msg_5", NOW);
+    assert!(matches!(
+        run("POST", &headers, body.as_bytes()),
+        Decision::Apply { .. }
+    ));
+}
+
+#[test]
 fn other_methods_get_405_with_allow() {
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
         let r = response(run(method, &BTreeMap::new(), b""));

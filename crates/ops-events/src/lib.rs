@@ -156,7 +156,7 @@ pub fn json_schema() -> Value {
         object.insert(
             "description".to_owned(),
             Value::from(
-                "The events Odoo sends to ops-ingest. Every field is required unless marked optional; no other fields are accepted.",
+                "The events Odoo sends to ops-ingest. Every field is required unless marked optional; no other fields are accepted. The receiver accepts exactly the events this schema accepts (patterns read as ECMA-262, where $ is the end of the text), but for one rule JSON Schema cannot state: occurred_at at most 5 minutes ahead of the receiver's clock.",
             ),
         );
     }
@@ -371,7 +371,9 @@ pub struct Violation {
     /// RFC 9457 suggests for validation problems.
     pub pointer: String,
     /// The rule, named as in JSON Schema: `required`, `type`, `pattern`,
-    /// `enum`, `minLength`, `maxLength`, `additionalProperties`.
+    /// `format`, `enum`, `minLength`, `maxLength`, `additionalProperties`;
+    /// and `maximum` for the one rule the schema cannot state, a date too
+    /// far ahead of the receiver's clock.
     pub rule: &'static str,
     /// What was wrong, in words.
     pub detail: String,

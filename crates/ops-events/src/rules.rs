@@ -8,7 +8,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// A rule failure: the JSON Schema name of the rule and a sentence.
 pub(crate) type RuleError = (&'static str, String);
@@ -47,8 +47,8 @@ impl ProjectId {
     }
 }
 
-/// A project's display name: 1 to 255 characters, not only spaces, without
-/// control characters.
+/// A project's display name: 1 to 255 characters, not only whitespace,
+/// without control characters or line breaks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct ProjectName(String);
@@ -57,10 +57,64 @@ pub struct ProjectName(String);
 /// control-plane label longer than this is a mistake, not a name.
 pub(crate) const MAX_NAME_CHARS: usize = 255;
 
+/// The characters a name may not hold, as inclusive ranges: the control
+/// characters (Unicode `Cc`: C0, DEL, C1) and the line and paragraph
+/// separators. The separators are not `Cc`, but PostgreSQL's `[[:cntrl:]]`
+/// (the `projects_name_printable` CHECK, glibc's classes under the UTF-8
+/// locales) counts them, so a name with one would pass here and be refused
+/// by the database.
+const NAME_FORBIDDEN: &[(char, char)] = &[
+    ('\u{0}', '\u{1f}'),
+    ('\u{7f}', '\u{9f}'),
+    ('\u{2028}', '\u{2029}'),
+];
+
+/// The characters that do not make a name non-blank: the forbidden ones and
+/// the rest of Unicode's `White_Space` (what `char::is_whitespace` tests).
+/// Spelled out rather than `\s` in the schema's pattern, because `\s` means
+/// different sets in different regex dialects (ECMA-262 counts U+FEFF,
+/// Python does not) and because `\S` would let a control character through.
+const NAME_BLANK: &[(char, char)] = &[
+    ('\u{0}', '\u{20}'),
+    ('\u{7f}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&c))
+}
+
+/// A regex character class of everything outside `ranges`, in `\uXXXX`
+/// escapes, which ECMA-262, Python and Rust read alike.
+fn class_without(ranges: &[(char, char)]) -> String {
+    let mut class = String::from("[^");
+    for &(low, high) in ranges {
+        class.push_str(&format!("\\u{:04x}", u32::from(low)));
+        if high != low {
+            class.push_str(&format!("-\\u{:04x}", u32::from(high)));
+        }
+    }
+    class.push(']');
+    class
+}
+
+/// The name rule as a JSON Schema pattern: allowed characters around at
+/// least one that is not blank.
+pub(crate) fn name_pattern() -> String {
+    let allowed = class_without(NAME_FORBIDDEN);
+    let visible = class_without(NAME_BLANK);
+    format!("^{allowed}*{visible}{allowed}*$")
+}
+
 impl ProjectName {
     pub(crate) fn parse(text: &str) -> Result<ProjectName, RuleError> {
-        if text.trim().is_empty() {
-            return Err(("minLength", "must not be empty or only spaces".to_owned()));
+        if text.is_empty() {
+            return Err(("minLength", "must not be empty".to_owned()));
         }
         let chars = text.chars().count();
         if chars > MAX_NAME_CHARS {
@@ -69,8 +123,17 @@ impl ProjectName {
                 format!("must be at most {MAX_NAME_CHARS} characters, got {chars}"),
             ));
         }
-        if text.chars().any(char::is_control) {
-            return Err(("pattern", "must not contain control characters".to_owned()));
+        if let Some(c) = text.chars().find(|&c| in_ranges(NAME_FORBIDDEN, c)) {
+            return Err((
+                "pattern",
+                format!(
+                    "must not contain control characters or line breaks, got U+{:04X}",
+                    u32::from(c)
+                ),
+            ));
+        }
+        if text.chars().all(|c| in_ranges(NAME_BLANK, c)) {
+            return Err(("pattern", "must not be only whitespace".to_owned()));
         }
         Ok(ProjectName(text.to_owned()))
     }
@@ -123,12 +186,147 @@ pub struct OccurredAt(OffsetDateTime);
 /// the future would win against every real change that follows it.
 pub const FUTURE_TOLERANCE_SECONDS: i64 = 5 * 60;
 
-/// The earliest accepted `occurred_at`: older dates are clock errors.
-const EARLIEST_UNIX: i64 = 946_684_800; // 2000-01-01T00:00:00Z
+/// The earliest accepted year, as written: older dates are clock errors (a
+/// sender whose clock restarted at 1970). The year as written rather than in
+/// UTC, so that the JSON Schema's pattern can state the rule exactly.
+const EARLIEST_YEAR: i32 = 2000;
+
+/// The most fractional digits of a second: nanoseconds, what the receiver
+/// keeps. It also bounds the string, so that no event the schema accepts is
+/// too large for the receiver.
+const MAX_FRACTION_DIGITS: usize = 9;
+
+/// The `occurred_at` rule as a JSON Schema pattern: an RFC 3339 `date-time`
+/// (`T` and `Z` in either case, as §5.6 allows) from the year 2000, with real
+/// calendar dates (29 February only in leap years), seconds 00 to 59 and at
+/// most nine fractional digits. The pattern states every rule but the one
+/// about the receiver's clock, because the `date-time` format alone is only
+/// an annotation in JSON Schema 2020-12 unless a validator opts in.
+pub(crate) const OCCURRED_AT_PATTERN: &str = concat!(
+    "^(",
+    // years 2000-9999, every month with its days; 29 February below
+    "[2-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))",
+    // leap years: divisible by 4 but not by 100, or by 400
+    "|([2-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[3579][26])00)-02-29",
+    ")[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?",
+    "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+);
+
+/// The fields of an RFC 3339 `date-time` (§5.6) as written, before the
+/// calendar is consulted.
+struct DateTimeFields {
+    year: i32,
+    month: u8,
+    day: u8,
+    hour: u8,
+    minute: u8,
+    second: u8,
+    nanosecond: u32,
+    fraction_digits: usize,
+    /// Signed hours and minutes east of UTC.
+    offset: (i8, i8),
+}
+
+/// A cursor over the bytes of a date-time being read.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    /// Exactly `len` ASCII digits, as a number.
+    fn digits(&mut self, len: usize) -> Option<u32> {
+        let (digits, rest) = self.0.split_at_checked(len)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.0 = rest;
+        Some(
+            digits
+                .iter()
+                .fold(0, |n, digit| n * 10 + u32::from(digit - b'0')),
+        )
+    }
+
+    /// Exactly `len` digits, at most `max`.
+    fn number(&mut self, len: usize, max: u32) -> Option<u8> {
+        self.digits(len)
+            .filter(|&n| n <= max)
+            .and_then(|n| u8::try_from(n).ok())
+    }
+
+    /// The next byte, if it is one of `bytes`.
+    fn one_of(&mut self, bytes: &[u8]) -> Option<u8> {
+        let (&first, rest) = self.0.split_first()?;
+        if !bytes.contains(&first) {
+            return None;
+        }
+        self.0 = rest;
+        Some(first)
+    }
+}
+
+/// Reads exactly RFC 3339's `date-time` grammar (§5.6), nothing more: `T`
+/// and no other separator, an offset always. The grammar allows leap
+/// seconds and any number of fractional digits; those are returned for the
+/// caller to judge.
+fn rfc3339_fields(text: &str) -> Option<DateTimeFields> {
+    let mut at = Cursor(text.as_bytes());
+    let year = i32::try_from(at.digits(4)?).ok()?;
+    at.one_of(b"-")?;
+    let month = at.number(2, 12)?;
+    at.one_of(b"-")?;
+    let day = at.number(2, 31)?;
+    at.one_of(b"Tt")?;
+    let hour = at.number(2, 23)?;
+    at.one_of(b":")?;
+    let minute = at.number(2, 59)?;
+    at.one_of(b":")?;
+    let second = at.number(2, 60)?;
+    let mut nanosecond = 0;
+    let mut fraction_digits = 0;
+    if at.one_of(b".").is_some() {
+        let mut scale = 100_000_000;
+        while let Some(digit) = at.one_of(b"0123456789") {
+            // Digits past the ninth are read (the grammar allows them) and
+            // counted, but below a nanosecond they change nothing.
+            nanosecond += u32::from(digit - b'0') * scale;
+            scale /= 10;
+            fraction_digits += 1;
+        }
+        if fraction_digits == 0 {
+            return None;
+        }
+    }
+    let offset = match at.one_of(b"Zz+-")? {
+        b'Z' | b'z' => (0, 0),
+        sign => {
+            let hours = i8::try_from(at.number(2, 23)?).ok()?;
+            at.one_of(b":")?;
+            let minutes = i8::try_from(at.number(2, 59)?).ok()?;
+            if sign == b'-' {
+                (-hours, -minutes)
+            } else {
+                (hours, minutes)
+            }
+        }
+    };
+    if !at.0.is_empty() {
+        return None;
+    }
+    Some(DateTimeFields {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanosecond,
+        fraction_digits,
+        offset,
+    })
+}
 
 impl OccurredAt {
     pub(crate) fn parse(text: &str, now: i64) -> Result<OccurredAt, RuleError> {
-        let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        let not_rfc3339 = || {
             (
                 "format",
                 format!(
@@ -136,23 +334,57 @@ impl OccurredAt {
                     quoted(text)
                 ),
             )
-        })?;
-        let unix = at.unix_timestamp();
-        if unix < EARLIEST_UNIX {
+        };
+        let fields = rfc3339_fields(text).ok_or_else(not_rfc3339)?;
+        let month = Month::try_from(fields.month).map_err(|_| not_rfc3339())?;
+        // 30 February and 31 April are grammatical but not dates.
+        let date =
+            Date::from_calendar_date(fields.year, month, fields.day).map_err(|_| not_rfc3339())?;
+        if fields.year < EARLIEST_YEAR {
             return Err((
-                "minimum",
-                format!("must not be before 2000-01-01, got {}", quoted(text)),
-            ));
-        }
-        if unix > now.saturating_add(FUTURE_TOLERANCE_SECONDS) {
-            return Err((
-                "maximum",
+                "pattern",
                 format!(
-                    "is more than {FUTURE_TOLERANCE_SECONDS} seconds in the future; check the sender's clock"
+                    "must be in the year {EARLIEST_YEAR} or later, got {}",
+                    quoted(text)
                 ),
             ));
         }
-        Ok(OccurredAt(at.to_offset(time::UtcOffset::UTC)))
+        if fields.second == 60 {
+            // RFC 3339 allows a leap second, but Odoo's dates (Python's
+            // datetime) never hold one and the receiver could not order it.
+            return Err((
+                "pattern",
+                format!("must not be a leap second (:60), got {}", quoted(text)),
+            ));
+        }
+        if fields.fraction_digits > MAX_FRACTION_DIGITS {
+            return Err((
+                "pattern",
+                format!(
+                    "must have at most {MAX_FRACTION_DIGITS} fractional digits, got {}",
+                    fields.fraction_digits
+                ),
+            ));
+        }
+        let at = Time::from_hms_nano(fields.hour, fields.minute, fields.second, fields.nanosecond)
+            .ok()
+            .zip(UtcOffset::from_hms(fields.offset.0, fields.offset.1, 0).ok())
+            .map(|(time, offset)| PrimitiveDateTime::new(date, time).assume_offset(offset))
+            .ok_or_else(not_rfc3339)?;
+        let too_late = (
+            "maximum",
+            format!(
+                "is more than {FUTURE_TOLERANCE_SECONDS} seconds in the future; check the sender's clock"
+            ),
+        );
+        if at.unix_timestamp() > now.saturating_add(FUTURE_TOLERANCE_SECONDS) {
+            return Err(too_late);
+        }
+        // Only a date past the end of 9999 in UTC has no UTC form, and that
+        // is in the future of any clock this runs on.
+        at.checked_to_offset(UtcOffset::UTC)
+            .map(OccurredAt)
+            .ok_or(too_late)
     }
 
     /// The moment given as Unix seconds, for events that carry no date of
@@ -165,8 +397,9 @@ impl OccurredAt {
 
     /// The moment in RFC 3339, in UTC, with its sub-second digits.
     pub fn to_rfc3339(&self) -> String {
-        // Formatting a UTC date between the years 2000 and 9999 cannot fail;
-        // the fallback is never reached but keeps this free of panics.
+        // Formatting a UTC date between the years 1999 (2000 as written,
+        // east of UTC) and 9999 cannot fail; the fallback is never reached
+        // but keeps this free of panics.
         self.0
             .format(&Rfc3339)
             .unwrap_or_else(|_| self.0.unix_timestamp().to_string())
@@ -188,7 +421,8 @@ impl JsonSchema for OccurredAt {
         json_schema!({
             "type": "string",
             "format": "date-time",
-            "description": "When Odoo made the change (its write_date), RFC 3339. Orders a project's events: the latest change wins. At most 5 minutes ahead of the receiver's clock.",
+            "pattern": OCCURRED_AT_PATTERN,
+            "description": "When Odoo made the change (its write_date): an RFC 3339 date-time from the year 2000 (as written), T and Z in either case, Z or a +hh:mm/-hh:mm offset, seconds 00-59 (no leap second), at most 9 fractional digits. Orders a project's events: the latest change wins. One rule JSON Schema cannot state: at most 5 minutes (300 s) ahead of the receiver's clock; a later date is refused with 422, rule \"maximum\".",
             "examples": ["2026-11-26T10:00:00.123456Z"]
         })
     }
@@ -219,8 +453,8 @@ impl JsonSchema for ProjectName {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_NAME_CHARS,
-            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            "description": "The project's name in Odoo: not blank, no control characters.",
+            "pattern": name_pattern(),
+            "description": "The project's name in Odoo: 1 to 255 characters, at least one not whitespace, no control characters (U+0000-U+001F, U+007F-U+009F) and no line or paragraph separator (U+2028, U+2029).",
             "examples": ["Alpha"]
         })
     }
@@ -287,17 +521,56 @@ mod tests {
 
     #[test]
     fn project_names() {
-        assert!(ProjectName::parse("Alpha").is_ok());
-        assert!(ProjectName::parse("Ünïcödé 項目").is_ok());
+        for ok in [
+            "Alpha",
+            "Ünïcödé 項目",
+            "  padded  ",
+            "\u{feff}",
+            "a\u{a0}b",
+            "emoji 🚀",
+            "\u{10ffff}",
+        ] {
+            assert!(ProjectName::parse(ok).is_ok(), "{ok:?}");
+        }
         assert!(ProjectName::parse(&"é".repeat(255)).is_ok());
+        assert!(ProjectName::parse(&"🚀".repeat(255)).is_ok());
         assert_eq!(
             ProjectName::parse(&"é".repeat(256)).unwrap_err().0,
             "maxLength"
         );
         assert_eq!(ProjectName::parse("").unwrap_err().0, "minLength");
-        assert_eq!(ProjectName::parse("   ").unwrap_err().0, "minLength");
-        assert_eq!(ProjectName::parse("a\nb").unwrap_err().0, "pattern");
-        assert_eq!(ProjectName::parse("a\u{0}b").unwrap_err().0, "pattern");
+        for bad in [
+            "   ",
+            "\u{a0}",
+            "\u{3000}\u{2003}",
+            "a\nb",
+            "a\u{0}b",
+            "x\u{1}",
+            "tab\there",
+            "\u{7f}",
+            "a\u{85}b",
+            "a\u{9f}",
+            "line\u{2028}separator",
+            "paragraph\u{2029}",
+            "trailing newline\n",
+        ] {
+            assert_eq!(ProjectName::parse(bad).unwrap_err().0, "pattern", "{bad:?}");
+        }
+    }
+
+    /// The schema's character classes are the Rust rule, for every character
+    /// there is.
+    #[test]
+    fn name_classes_are_the_rule() {
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let forbidden = c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+            assert_eq!(in_ranges(NAME_FORBIDDEN, c), forbidden, "{c:?}");
+            assert_eq!(
+                in_ranges(NAME_BLANK, c),
+                forbidden || c.is_whitespace(),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]
@@ -329,8 +602,18 @@ mod tests {
         for ok in [
             "2026-11-18T08:00:00Z",
             "2026-11-18T08:00:00.123456Z",
+            "2026-11-18T08:00:00.1Z",
+            "2026-11-18T08:00:00.123456789Z",
             "2026-11-18T10:00:00+02:00",
+            "2026-11-18T08:00:00-00:00",
+            "2026-11-17T08:01:00-23:59",
+            "2026-11-18t08:00:00z",
             "2000-01-01T00:00:00Z",
+            // 1999-12-31T00:01:00Z: the year as written counts.
+            "2000-01-01T00:00:00+23:59",
+            "2024-02-29T12:00:00Z",
+            "2000-02-29T12:00:00Z",
+            "2026-01-31T23:59:59.999999999Z",
         ] {
             assert!(OccurredAt::parse(ok, NOW).is_ok(), "{ok}");
         }
@@ -338,10 +621,34 @@ mod tests {
             ("", "format"),
             ("2026-11-18", "format"),
             ("2026-11-18 08:00:00", "format"),
+            ("2026-11-18 08:00:00Z", "format"),
+            ("2026-11-18_08:00:00Z", "format"),
             ("2026-11-18T08:00:00", "format"),
+            ("2026-11-18T08:00Z", "format"),
+            ("2026-11-18T08:00:00.Z", "format"),
+            ("2026-11-18T08:00:00+0200", "format"),
+            ("2026-11-18T08:00:00+24:00", "format"),
+            ("2026-11-18T08:00:00+02:60", "format"),
+            ("2026-11-18T24:00:00Z", "format"),
+            ("2026-11-18T08:60:00Z", "format"),
+            ("2026-11-18T08:00:61Z", "format"),
+            ("2026-13-01T08:00:00Z", "format"),
+            ("2026-02-29T08:00:00Z", "format"),
+            ("2100-02-29T08:00:00Z", "format"),
+            ("2026-04-31T08:00:00Z", "format"),
+            ("2026-11-18T08:00:00Z ", "format"),
+            ("2026-11-18T08:00:00Z\n", "format"),
+            (" 2026-11-18T08:00:00Z", "format"),
+            ("+2026-11-18T08:00:00Z", "format"),
+            ("２０２６-11-18T08:00:00Z", "format"),
             ("yesterday", "format"),
-            ("1999-12-31T23:59:59Z", "minimum"),
+            ("1999-12-31T23:59:59Z", "pattern"),
+            ("0000-01-01T00:00:00Z", "pattern"),
+            ("1970-01-01T00:00:00Z", "pattern"),
+            ("2016-12-31T23:59:60Z", "pattern"),
+            ("2026-11-18T08:00:00.1234567890Z", "pattern"),
             ("2030-01-01T00:00:00Z", "maximum"),
+            ("9999-12-31T23:59:59-23:59", "maximum"),
         ] {
             assert_eq!(OccurredAt::parse(bad, NOW).unwrap_err().0, rule, "{bad:?}");
         }
@@ -349,6 +656,31 @@ mod tests {
             .unwrap()
             .to_rfc3339();
         assert!(OccurredAt::parse(&edge, NOW).is_ok(), "{edge}");
+        let long = format!("2026-11-18T08:00:00.{}Z", "1".repeat(60_000));
+        assert_eq!(OccurredAt::parse(&long, NOW).unwrap_err().0, "pattern");
+    }
+
+    #[test]
+    fn occurred_at_never_panics_on_any_clock() {
+        for now in [i64::MIN, -1, 0, NOW, i64::MAX] {
+            for text in [
+                "9999-12-31T23:59:59.999999999-23:59",
+                "2000-01-01T00:00:00+23:59",
+                "2026-11-18T08:00:00Z",
+            ] {
+                if let Ok(at) = OccurredAt::parse(text, now) {
+                    assert!(at.to_rfc3339().ends_with('Z'), "{text} at {now}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn occurred_at_keeps_nanoseconds_and_utc() {
+        let at = OccurredAt::parse("2000-01-01T00:00:00.123456789+23:59", NOW).unwrap();
+        assert_eq!(at.to_rfc3339(), "1999-12-31T00:01:00.123456789Z");
+        let lower = OccurredAt::parse("2026-11-18t08:00:00z", NOW).unwrap();
+        assert_eq!(lower.to_rfc3339(), "2026-11-18T08:00:00Z");
     }
 
     #[test]
@@ -357,6 +689,131 @@ mod tests {
         let b = OccurredAt::parse("2026-11-18T08:00:00Z", NOW).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_rfc3339(), "2026-11-18T08:00:00Z");
+    }
+
+    /// The JSON Schema's patterns, run by a regex engine whose `$` and
+    /// classes mean what ECMA-262's do, against the rules they describe.
+    mod schema_patterns {
+        use super::*;
+        use proptest::prelude::*;
+        use regex::Regex;
+
+        /// Far enough ahead that no date is in the future: this is about
+        /// the rules JSON Schema can state.
+        const LATE: i64 = i64::MAX;
+
+        fn name_regex() -> Regex {
+            Regex::new(&name_pattern()).unwrap()
+        }
+
+        fn date_regex() -> Regex {
+            Regex::new(OCCURRED_AT_PATTERN).unwrap()
+        }
+
+        fn schema_accepts_name(re: &Regex, text: &str) -> bool {
+            (1..=MAX_NAME_CHARS).contains(&text.chars().count()) && re.is_match(text)
+        }
+
+        /// What the receiver says, or `None` for the one rule the schema
+        /// cannot state.
+        fn receiver_accepts_date(text: &str) -> Option<bool> {
+            match OccurredAt::parse(text, LATE) {
+                Ok(_) => Some(true),
+                Err(("maximum", _)) => None,
+                Err(_) => Some(false),
+            }
+        }
+
+        fn name_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                any::<char>(),
+                prop::sample::select(vec![
+                    ' ', '\t', '\n', '\r', '\u{0}', '\u{1f}', '\u{20}', '\u{7f}', '\u{85}',
+                    '\u{9f}', '\u{a0}', '\u{1680}', '\u{180e}', '\u{2000}', '\u{200a}', '\u{200b}',
+                    '\u{2028}', '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}', '\u{feff}',
+                    '\u{ffff}', 'a', 'é', '項',
+                ]),
+            ]
+        }
+
+        fn two(range: std::ops::RangeInclusive<u32>) -> impl Strategy<Value = String> {
+            range.prop_map(|n| format!("{n:02}"))
+        }
+
+        /// Strings shaped like date-times, each part sometimes out of range
+        /// or malformed.
+        fn date_like() -> impl Strategy<Value = String> {
+            let year = prop_oneof![
+                (1990u32..=2030).prop_map(|y| y.to_string()),
+                (0u32..=9999).prop_map(|y| format!("{y:04}")),
+                Just("199".to_owned()),
+                Just("20260".to_owned()),
+            ];
+            let fraction =
+                prop_oneof![Just(String::new()), Just(".".to_owned()), "\\.[0-9]{1,12}",];
+            let offset = prop_oneof![
+                Just("Z".to_owned()),
+                Just("z".to_owned()),
+                Just(String::new()),
+                (
+                    prop::sample::select(vec!["+", "-"]),
+                    two(0..=25),
+                    two(0..=61)
+                )
+                    .prop_map(|(sign, h, m)| format!("{sign}{h}:{m}")),
+                Just("+0200".to_owned()),
+            ];
+            let separator = prop::sample::select(vec!["T", "t", " ", "_", "x"]);
+            let date = (year, two(0..=13), two(0..=32));
+            let time = (two(0..=25), two(0..=61), two(0..=61));
+            let edge = prop::sample::select(vec!["", "", "", " ", "\n", "0"]);
+            (date, separator, time, fraction, offset, edge).prop_map(
+                |((y, mo, d), sep, (h, mi, s), fraction, offset, edge)| {
+                    format!("{y}-{mo}-{d}{sep}{h}:{mi}:{s}{fraction}{offset}{edge}")
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn the_name_pattern_is_the_name_rule(
+                chars in prop::collection::vec(name_char(), 0..6),
+                repeat in prop::sample::select(vec![1usize, 1, 1, 51, 52]),
+            ) {
+                let text: String = chars.iter().collect::<String>().repeat(repeat);
+                prop_assert_eq!(
+                    schema_accepts_name(&name_regex(), &text),
+                    ProjectName::parse(&text).is_ok(),
+                    "{:?}", text
+                );
+            }
+
+            #[test]
+            fn the_date_pattern_is_the_date_rule(text in date_like()) {
+                if let Some(accepted) = receiver_accepts_date(&text) {
+                    prop_assert_eq!(date_regex().is_match(&text), accepted, "{:?}", text);
+                }
+            }
+
+            #[test]
+            fn every_date_the_pattern_makes_is_accepted(
+                text in proptest::string::string_regex(
+                    OCCURRED_AT_PATTERN.trim_start_matches('^').trim_end_matches('$')
+                ).unwrap()
+            ) {
+                prop_assert_eq!(receiver_accepts_date(&text), Some(true), "{:?}", text);
+            }
+
+            #[test]
+            fn every_name_the_pattern_makes_is_accepted(
+                text in proptest::string::string_regex(
+                    name_pattern().trim_start_matches('^').trim_end_matches('$')
+                ).unwrap()
+            ) {
+                prop_assume!(text.chars().count() <= MAX_NAME_CHARS);
+                prop_assert!(ProjectName::parse(&text).is_ok(), "{:?}", text);
+            }
+        }
     }
 
     #[test]
