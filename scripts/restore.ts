@@ -149,6 +149,10 @@ async function download(s3: S3Client, archive: ArchiveRecord): Promise<string> {
       new GetObjectCommand({ Bucket: archive.bucket, Key: archive.object_key }),
     );
     if (!object.Body) throw new Error("empty response body");
+    // The bytes as stored: the SDK does not undo a Content-Encoding, so the
+    // archives written before they were stored as application/gzip (with
+    // Content-Encoding: gzip) verify and restore like the newer ones; the
+    // digest check below would refuse any client that decompressed them.
     // A copy typed as backed by a plain ArrayBuffer, as WebCrypto and Blob want.
     bytes = new Uint8Array(await object.Body.transformToByteArray());
   } catch (error) {

@@ -9,8 +9,17 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type postgres from "postgres";
-import { connect, CuttableLink, freshProjectId, functionsUrl, serveFunctions } from "./support.ts";
+import {
+  connect,
+  CuttableLink,
+  deliver,
+  freshProjectId,
+  functionsUrl,
+  projectCreated,
+  serveFunctions,
+} from "./support.ts";
 
 const cronSecret = Deno.env.get("OPS_CRON_SECRET") ?? "";
 const bucket = Deno.env.get("S3_BUCKET") ?? "";
@@ -92,13 +101,17 @@ async function archivedLines(key: string): Promise<{ run: { run_id: string } }[]
   return text.trim().split("\n").map((line) => JSON.parse(line));
 }
 
-/** The SHA-256 (hex) of the object stored under `key`, as read back now. */
-async function storedDigest(key: string): Promise<string> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const bytes = await object.Body!.transformToByteArray();
+/** Lowercase hex SHA-256 of `bytes`. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(
     new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))),
   ).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The SHA-256 (hex) of the object stored under `key`, as read back now. */
+async function storedDigest(key: string): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return await sha256Hex(await object.Body!.transformToByteArray());
 }
 
 /**
@@ -613,6 +626,246 @@ Deno.test({
       }
     } finally {
       await server.stop();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an archive object is a gzip file: a plain presigned download has the recorded digest, and no Content-Encoding",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const { runIds } = await seed(sql, [230]);
+      await cleanAll();
+      const [archive] = await sql`
+        select a.object_key, a.sha256 from ops.cleanup_archived_runs r
+          join ops.cleanup_archives a using (object_key) where r.run_id = ${runIds[0]}`;
+      assert.ok(archive, "the run was archived");
+
+      // What a browser, a proxy or any fetch-based client gets: plain fetch
+      // (which asks for and undoes content codings on its own), no SDK.
+      const getUrl = await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: bucket, Key: archive.object_key }),
+        { expiresIn: 300 },
+      );
+      const download = await fetch(getUrl);
+      assert.equal(download.status, 200);
+      const bytes = new Uint8Array(await download.arrayBuffer());
+      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b], "the gzip bytes themselves");
+      assert.equal(await sha256Hex(bytes), archive.sha256, "the recorded digest, as downloaded");
+
+      const headUrl = await getSignedUrl(
+        s3,
+        new HeadObjectCommand({ Bucket: bucket, Key: archive.object_key }),
+        { expiresIn: 300 },
+      );
+      const head = await fetch(headUrl, { method: "HEAD" });
+      await head.body?.cancel();
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("content-type"), "application/gzip");
+      assert.equal(head.headers.get("content-encoding"), null);
+      const described = await s3.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: archive.object_key }),
+      );
+      assert.equal(described.ContentType, "application/gzip");
+      assert.equal(described.ContentEncoding, undefined);
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+/** The number of S3 deletes still queued, for every project. */
+async function queuedDeletes(sql: postgres.Sql): Promise<number> {
+  return (await sql`select count(*)::int as n from ops.cleanup_s3_deletes`)[0].n;
+}
+
+/** The keys under `prefix` in the archive bucket, every page of the listing. */
+async function keysUnder(prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let token: string | undefined;
+  do {
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    found.push(...(listed.Contents ?? []).map((c) => c.Key!));
+    token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+  } while (token);
+  return found.sort();
+}
+
+Deno.test({
+  name:
+    "more pruned backups than a page of deletes: drained page after page, complete only when nothing is queued",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    // A budget of one byte: the first invocation deletes one page, then stops.
+    const server = await serveFunctions({ OPS_CLEANUP_READ_BUDGET_BYTES: "1" });
+    try {
+      // Start from a settled state: no other test's work is left queued.
+      await cleanAll();
+      assert.equal(await queuedDeletes(sql), 0);
+      const projectId = freshProjectId();
+      await sql`insert into ops.projects (project_id, name, odoo_version) values (${projectId}, 'Dumps', '19.0')`;
+      const pruned = 1_110;
+      const prefix = `dumps/${projectId}/`;
+      const keyOf = (i: number) => `${prefix}prod-${String(i).padStart(4, "0")}.dump`;
+      // The dumps really are in S3, a few puts at a time.
+      for (let i = 0; i <= pruned; i += 32) {
+        await Promise.all(
+          Array.from({ length: Math.min(32, pruned + 1 - i) }, (_, j) =>
+            s3.send(
+              new PutObjectCommand({ Bucket: bucket, Key: keyOf(i + j), Body: "dump" }),
+            )),
+        );
+      }
+      // Backup 0 is a day old and kept; the others, over 400 days old, are
+      // outside every window (a year at most) and all go.
+      await sql`
+        insert into ops.backups (project_id, kind, environment, storage_path, size_bytes, digest, created_at)
+        select ${projectId}, 'daily', 'prod', 's3://' || ${bucket} || '/' || ${prefix} || 'prod-' || lpad(g::text, 4, '0') || '.dump',
+               1, ${`sha256:${"cd".repeat(32)}`},
+               case when g = 0 then now() - interval '1 day' else now() - interval '400 days' - g * interval '1 minute' end
+          from generate_series(0, ${pruned}) g`;
+      assert.equal((await keysUnder(prefix)).length, pruned + 1);
+
+      const first = await invoke({}, server.url);
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      assert.equal(first.json.summary.backups.deleted, pruned);
+      const queued = await queuedDeletes(sql);
+      assert.ok(queued > 0, "one page of deletes leaves the rest queued");
+      assert.equal(first.json.s3_objects_deleted, pruned - queued);
+      assert.equal(first.json.complete, false, "deletes are still queued");
+      // The local stack has no pg_net: ops.invoke_cleanup() could not queue it.
+      assert.equal(first.json.follow_up, "unavailable");
+
+      // The next invocation, with the default budget, drains the rest page
+      // after page and only then says it is complete.
+      const next = await invoke();
+      assert.equal(next.status, 200, JSON.stringify(next.json));
+      assert.equal(next.json.complete, true, JSON.stringify(next.json));
+      assert.equal(next.json.s3_objects_deleted, queued);
+      assert.equal(next.json.follow_up, null);
+      assert.equal(await queuedDeletes(sql), 0, "nothing is left queued");
+      assert.deepEqual(await keysUnder(prefix), [keyOf(0)], "every pruned dump is gone from S3");
+      assert.equal(
+        (await sql`select count(*)::int as n from ops.backups where project_id = ${projectId}`)[0]
+          .n,
+        1,
+      );
+    } finally {
+      await server.stop();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the ingest ledger: a redelivery inside the window is a replay; past it the row is archived, then gone; a deferred event waits for its project",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const projectId = freshProjectId();
+      const laterProject = freshProjectId();
+      const recent = { id: `msg_${crypto.randomUUID()}`, body: projectCreated(projectId) };
+      const expired = {
+        id: `msg_${crypto.randomUUID()}`,
+        body: JSON.stringify({
+          event_type: "project_updated",
+          project_id: projectId,
+          name: "Renamed",
+          odoo_version: "19.0",
+          occurred_at: new Date().toISOString(),
+        }),
+      };
+      const waiting = {
+        id: `msg_${crypto.randomUUID()}`,
+        body: JSON.stringify({
+          event_type: "project_archived",
+          project_id: laterProject,
+          occurred_at: new Date().toISOString(),
+        }),
+      };
+      assert.equal((await deliver("ops-ingest", recent)).status, 200);
+      assert.equal((await deliver("ops-ingest", expired)).status, 200);
+      assert.equal((await deliver("ops-ingest", waiting)).status, 202, "deferred");
+      // The default rule keeps the ledger 30 days: one row just inside it,
+      // one just past it, and the deferred event far past it.
+      const age = async (id: string, days: number) =>
+        await sql`update ops.ingest_deliveries set received_at = now() - make_interval(days => ${days})
+                   where webhook_id = ${id}`;
+      await age(recent.id, 29);
+      await age(expired.id, 31);
+      await age(waiting.id, 400);
+      const [before] = await sql`
+        select to_jsonb(d) as row from ops.ingest_deliveries d where webhook_id = ${expired.id}`;
+
+      const dry = await invoke({ dry_run: true });
+      assert.equal(dry.status, 200, JSON.stringify(dry.json));
+      const planned: string[] = dry.json.plan.delete.ingest_deliveries;
+      assert.ok(planned.includes(expired.id), "the expired row is planned");
+      assert.ok(!planned.includes(recent.id) && !planned.includes(waiting.id));
+
+      await cleanAll();
+
+      // Inside the window the row still answers the sender's retry.
+      const again = await deliver("ops-ingest", recent);
+      assert.equal(again.status, 200, JSON.stringify(again.json));
+      assert.equal(again.headers.get("idempotent-replayed"), "true");
+      assert.equal(again.json.result, "created");
+
+      // Past it, the row is in one verified archive object, then gone.
+      assert.equal(
+        (await sql`select 1 from ops.ingest_deliveries where webhook_id = ${expired.id}`).length,
+        0,
+        "the expired row is deleted",
+      );
+      const found = await sql`
+        select object_key, sha256 from ops.cleanup_archives
+         where archive_table = 'ingest_deliveries' and ${expired.id} = any(ids)`;
+      assert.equal(found.length, 1, "one archive record holds it");
+      const key = /^ingest_deliveries\/\d{4}\/\d{2}\/[0-9a-f]{64}\.ndjson\.gz$/;
+      assert.match(found[0].object_key, key);
+      assert.equal(await storedDigest(found[0].object_key), found[0].sha256, "it verifies");
+      const lines = (await archivedLines(found[0].object_key) as unknown as Record<
+        string,
+        unknown
+      >[]).filter((line) => line.webhook_id === expired.id);
+      assert.equal(lines.length, 1, "the object holds the row once");
+      const [line, row] = [lines[0], before.row as Record<string, unknown>];
+      assert.deepEqual(Object.keys(line).sort(), Object.keys(row).sort(), "every column");
+      const columns = ["body_sha256", "event_type", "project_id", "outcome", "deferred_event"];
+      for (const column of columns) {
+        assert.deepEqual(line[column], row[column], column);
+      }
+      // Timestamps to the microsecond, compared by PostgreSQL.
+      const text = (value: unknown) => value as string;
+      const [same] = await sql`
+        select ${text(line.received_at)}::timestamptz = ${text(row.received_at)}::timestamptz
+                 as received,
+               ${text(line.occurred_at)}::timestamptz = ${text(row.occurred_at)}::timestamptz
+                 as occurred`;
+      assert.deepEqual(same, { received: true, occurred: true });
+
+      // A deferred event not yet applied stays, 400 days old...
+      const [kept] = await sql`
+        select deferred_event is not null and resolved_at is null as waiting
+          from ops.ingest_deliveries where webhook_id = ${waiting.id}`;
+      assert.equal(kept?.waiting, true, "the waiting deferred event is still there");
+      // ...and takes effect when its project arrives.
+      const arrived = await deliver("ops-ingest", { body: projectCreated(laterProject) });
+      assert.equal(arrived.status, 200, JSON.stringify(arrived.json));
+      const [project] = await sql`
+        select active from ops.projects where project_id = ${laterProject}`;
+      assert.equal(project.active, false, "the deferred archive was applied");
+    } finally {
       await sql.end();
     }
   },

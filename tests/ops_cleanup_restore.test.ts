@@ -2,7 +2,12 @@
 // deletes a run on the stack, scripts/restore.ts puts it back from s3s-fs,
 // and the rows equal the originals column for column.
 import assert from "node:assert/strict";
-import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import type postgres from "postgres";
 import { parseArgs, restore, RestoreError, s3FromEnv, UsageError } from "../scripts/restore.ts";
 import { dbTest, freshProjectId, functionsUrl } from "./support.ts";
@@ -172,6 +177,49 @@ dbTest("a run whose events went by month before it comes back with them", async 
     const again = await restore(sql, s3, { run: runId });
     assert.equal(again.runs_restored, 0);
     assert.equal(again.run_events_restored, 0);
+    assert.deepEqual(await snapshot(sql, runId), before);
+  } finally {
+    s3.destroy();
+  }
+});
+
+dbTest("an archive stored with the old Content-Encoding: gzip still restores", async (sql) => {
+  const { runId } = await seedOldRun(sql);
+  const before = await snapshot(sql, runId);
+  await sql`delete from ops.cleanup_checkpoints where name = 'runs'`;
+  await cleanUntilGone(sql, runId);
+  const [archive] = await sql<{ object_key: string; bucket: string }[]>`
+    select a.object_key, a.bucket from ops.cleanup_archived_runs r
+      join ops.cleanup_archives a using (object_key) where r.run_id = ${runId}`;
+  const s3 = s3FromEnv();
+  try {
+    // The same bytes, stored again as cleanup stored archives before they
+    // were described as gzip files: NDJSON with a gzip content coding.
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: archive.bucket, Key: archive.object_key }),
+    );
+    const bytes = await object.Body!.transformToByteArray();
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: archive.bucket,
+        Key: archive.object_key,
+        Body: bytes,
+        ContentType: "application/x-ndjson",
+        ContentEncoding: "gzip",
+      }),
+    );
+    const old = await s3.send(
+      new HeadObjectCommand({ Bucket: archive.bucket, Key: archive.object_key }),
+    );
+    assert.equal(old.ContentEncoding, "gzip", "the store keeps the old metadata");
+    assert.equal(old.ContentType, "application/x-ndjson");
+
+    // The restore reads the stored bytes as they are (no transparent
+    // decompression), so the recorded digest matches and the run comes back.
+    const result = await restore(sql, s3, { run: runId });
+    assert.equal(result.object_key, archive.object_key);
+    assert.equal(result.runs_restored, 1);
+    assert.equal(result.run_events_restored, 3);
     assert.deepEqual(await snapshot(sql, runId), before);
   } finally {
     s3.destroy();

@@ -24,7 +24,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cleanup_plan::{ArchiveTable, Budget, Plan, PlanInput, Summary, TableSummary};
+use cleanup_plan::{
+    ArchiveTable, Budget, Plan, PlanInput, Summary, TableSummary, ARCHIVE_CONTENT_TYPE,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +64,24 @@ pub const TIME_BUDGET_MS: f64 = 90_000.0;
 /// What is left is done by the next invocation, which the function asks for
 /// ([`Run::wants_follow_up`]).
 pub const READ_BUDGET_BYTES: u64 = 32 << 20;
+
+/// Queued S3 deletes listed per page (`ops.cleanup_s3_pending`'s limit).
+/// The queue is shared by every project, so an invocation deletes page after
+/// page until it is empty or a budget is spent ([`Run::should_drain`]). The
+/// budgets are checked between pages, so a page is what an invocation may
+/// overrun them by: 250 deletes are about 0.2 s of CPU
+/// ([`S3_DELETE_COST_BYTES`]) and, at S3's 20-30 ms a request, under 10 s,
+/// so a page begun just before [`TIME_BUDGET_MS`] still ends long before
+/// the platform's 150 s.
+pub const S3_DELETE_PAGE: u32 = 250;
+
+/// What one S3 delete counts against the read budget, the CPU stand-in:
+/// signing a request, sending it and reading the answer. Measured on the
+/// local stack, one `DeleteObject` through the AWS SDK costs the Deno
+/// process 0.71-0.80 ms of CPU, which is what planning about 30 KiB of
+/// `ops.cleanup_read`'s answer costs (23-31 ms per MiB, see
+/// [`READ_BUDGET_BYTES`]): a full read budget is about 1,000 deletes.
+pub const S3_DELETE_COST_BYTES: u64 = 32 << 10;
 
 /// The function's configuration, from its secrets.
 #[derive(Clone, Debug)]
@@ -311,6 +331,9 @@ struct Guards {
     run_events: HashMap<String, String>,
     artifacts: HashMap<String, String>,
     backups: HashMap<String, String>,
+    /// By webhook id; absent from a database without the ledger's retention.
+    #[serde(default)]
+    ingest_deliveries: HashMap<String, String>,
 }
 
 /// One archive object to put, verify and record.
@@ -323,6 +346,12 @@ pub struct Put {
     /// The gzip bytes.
     #[serde(with = "serde_bytes_as_array")]
     pub content: Vec<u8>,
+    /// The `Content-Type` to store the object with:
+    /// [`ARCHIVE_CONTENT_TYPE`]. There is deliberately no content encoding:
+    /// the object *is* a gzip file, and a client that honoured
+    /// `Content-Encoding: gzip` would hand over the decompressed lines, whose
+    /// digest is not the recorded one.
+    pub content_type: String,
     /// SHA-256 of the content, lowercase hex.
     pub sha256_hex: String,
     /// The same digest in base64, as S3's `ChecksumSHA256` header wants it.
@@ -403,6 +432,9 @@ pub struct Run {
     committed: BTreeMap<String, i64>,
     dropped: Vec<String>,
     s3_deleted: u64,
+    s3_page: u32,
+    /// Whether the last page of S3 deletes was full: more may be queued.
+    s3_queued: bool,
 }
 
 impl Run {
@@ -424,7 +456,20 @@ impl Run {
             committed: BTreeMap::new(),
             dropped: Vec::new(),
             s3_deleted: 0,
+            s3_page: S3_DELETE_PAGE,
+            s3_queued: false,
         }
+    }
+
+    /// What the invocation has spent of its CPU stand-in: the bytes read and
+    /// planned, and the S3 deletes done.
+    fn spent(&self) -> u64 {
+        self.bytes_read
+            .saturating_add(self.s3_deleted.saturating_mul(S3_DELETE_COST_BYTES))
+    }
+
+    fn within_budget(&self, elapsed_ms: f64) -> bool {
+        elapsed_ms < TIME_BUDGET_MS && self.spent() < self.read_budget_bytes
     }
 
     /// Plans one batch from `ops.cleanup_read`'s answer.
@@ -457,7 +502,9 @@ impl Run {
             || deferred.runs.deferred > 0
             || deferred.artifacts.deferred > 0
             || deferred.backups.deferred > 0
-            || deferred.run_events.deferred > 0;
+            || deferred.run_events.deferred > 0
+            || read.input.ingest_deliveries.len() >= limit
+            || deferred.ingest_deliveries.deferred > 0;
         let commit = commit(&plan, &read, &self.bucket, limit);
         add(&mut self.summary, &plan.summary);
         for archive in &plan.archives {
@@ -470,6 +517,7 @@ impl Run {
             && plan.delete.runs.is_empty()
             && plan.delete.artifacts.is_empty()
             && plan.delete.backups.is_empty()
+            && plan.delete.ingest_deliveries.is_empty()
             && !plan.run_event_partitions.drop_now;
         // A batch that decided nothing new cannot be followed by one that
         // does: stop rather than spin.
@@ -486,6 +534,7 @@ impl Run {
                 key: archive.key,
                 sha256_hex: archive.sha256_hex,
                 content: archive.content,
+                content_type: ARCHIVE_CONTENT_TYPE.to_owned(),
             })
             .collect();
         Ok(Step {
@@ -497,18 +546,20 @@ impl Run {
 
     /// Whether to read another batch, `elapsed_ms` into the invocation: there
     /// is more to do, and both the time ([`TIME_BUDGET_MS`]) and the CPU
-    /// stand-in (the read budget) have room.
+    /// stand-in (the read budget, which the S3 deletes done count against
+    /// too, [`S3_DELETE_COST_BYTES`]) have room.
     pub fn should_continue(&self, elapsed_ms: f64) -> bool {
-        self.more && elapsed_ms < TIME_BUDGET_MS && self.bytes_read < self.read_budget_bytes
+        self.more && self.within_budget(elapsed_ms)
     }
 
     /// After the last batch: whether this invocation stopped at a budget with
-    /// work left, so the shim should ask for the next one
-    /// (`ops.invoke_cleanup()`, after releasing the lease) rather than leave
-    /// the rest for tomorrow's run. A batch that found nothing new ends the
-    /// chain, so it cannot spin.
+    /// work left — rows to plan, or S3 deletes still queued — so the shim
+    /// should ask for the next one (`ops.invoke_cleanup()`, after releasing
+    /// the lease) rather than leave the rest for tomorrow's run. A batch that
+    /// found nothing new ends the chain, and every invocation deletes at
+    /// least one page of the queue, so it cannot spin.
     pub fn wants_follow_up(&self) -> bool {
-        self.more && !self.dry_run
+        (self.more || self.s3_queued) && !self.dry_run
     }
 
     /// Records whether the next invocation was asked for.
@@ -541,11 +592,26 @@ impl Run {
         digest.as_bytes().ct_eq(put_sha256_hex.as_bytes()).into()
     }
 
-    /// The S3 objects `ops.cleanup_s3_pending` lists, split into bucket and
-    /// key; entries that are not `s3://bucket/key` are skipped (the schema's
-    /// constraints make them impossible).
-    pub fn s3_targets(pending: &str) -> Vec<S3Target> {
+    /// The page size to ask `ops.cleanup_s3_pending` for.
+    pub fn s3_page(&self) -> u32 {
+        self.s3_page
+    }
+
+    /// The S3 objects of one page of `ops.cleanup_s3_pending` (asked for
+    /// [`Run::s3_page`] of them), split into bucket and key, and whether the
+    /// queue may hold more once they are deleted: a full page may have left
+    /// some behind, a shorter one was the rest of the queue. Entries that are
+    /// not `s3://bucket/key` are skipped (the schema's constraints make them
+    /// impossible); a page with nothing deletable in it ends the draining
+    /// rather than list the same entries again and again.
+    pub fn s3_targets(&mut self, pending: &str) -> Vec<S3Target> {
         let rows: Vec<Value> = serde_json::from_str(pending).unwrap_or_default();
+        let targets = Self::parse_targets(&rows);
+        self.s3_queued = rows.len() >= self.s3_page as usize && !targets.is_empty();
+        targets
+    }
+
+    fn parse_targets(rows: &[Value]) -> Vec<S3Target> {
         rows.iter()
             .filter_map(|row| row.get("uri").and_then(Value::as_str))
             .filter_map(|uri| {
@@ -559,9 +625,18 @@ impl Run {
             .collect()
     }
 
-    /// Records S3 objects deleted after a commit.
+    /// Records S3 objects deleted (and forgotten by `ops.cleanup_s3_deleted`)
+    /// after a commit.
     pub fn s3_deleted(&mut self, count: u64) {
         self.s3_deleted += count;
+    }
+
+    /// After a page of S3 deletes: whether to list and delete another,
+    /// `elapsed_ms` into the invocation. The queue may hold more (the last
+    /// page was full), and the time and the CPU stand-in have room; what is
+    /// left is for the next invocation ([`Run::wants_follow_up`]).
+    pub fn should_drain(&self, elapsed_ms: f64) -> bool {
+        self.s3_queued && self.within_budget(elapsed_ms)
     }
 
     /// The answer when a stage failed: nothing unverified was deleted, and
@@ -589,7 +664,8 @@ impl Run {
         let body = json!({
             "dry_run": self.dry_run,
             "batches": self.batches,
-            "complete": !self.more,
+            // Nothing is left to plan and no S3 delete is left queued.
+            "complete": !self.more && !self.s3_queued,
             "summary": self.summary,
             "archives": self.archives,
             "deleted": self.committed,
@@ -620,6 +696,7 @@ fn add(total: &mut Summary, batch: &Summary) {
         (&mut total.artifacts, &batch.artifacts),
         (&mut total.backups, &batch.backups),
         (&mut total.approvals, &batch.approvals),
+        (&mut total.ingest_deliveries, &batch.ingest_deliveries),
     ] {
         *t = TableSummary {
             archived: t.archived + b.archived,
@@ -664,6 +741,11 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
         if read.input.artifacts.len() < limit && plan.summary.artifacts.deferred == 0 {
             cursors.insert("artifacts".to_owned(), json!("reset"));
         }
+        if read.input.ingest_deliveries.len() < limit
+            && plan.summary.ingest_deliveries.deferred == 0
+        {
+            cursors.insert("ingest_deliveries".to_owned(), json!("reset"));
+        }
     }
     json!({
         "archives": plan.archives.iter().map(|a| json!({
@@ -674,6 +756,7 @@ fn commit(plan: &Plan, read: &Read, bucket: &str, limit: usize) -> String {
         "runs": guarded(&plan.delete.runs, &read.guards.runs),
         "artifacts": guarded(&plan.delete.artifacts, &read.guards.artifacts),
         "backups": guarded(&plan.delete.backups, &read.guards.backups),
+        "ingest_deliveries": guarded(&plan.delete.ingest_deliveries, &read.guards.ingest_deliveries),
         "s3_deletes": plan.s3_deletes,
         "resume_after": resume,
         "run_events": archived_events,

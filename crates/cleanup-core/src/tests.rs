@@ -310,13 +310,150 @@ fn only_identical_bytes_verify() {
 #[test]
 fn queued_uris_split_into_bucket_and_key() {
     let pending = r#"[{"uri":"s3://dumps/odoo-1/prod/a.dump","reason":"backup_dump","row_id":"x"},{"uri":"garbage"},{"uri":"s3://nokey"}]"#;
-    let targets = Run::s3_targets(pending);
+    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
+    let targets = run.s3_targets(pending);
     assert_eq!(targets.len(), 1);
     assert_eq!(
         (targets[0].bucket.as_str(), targets[0].key.as_str()),
         ("dumps", "odoo-1/prod/a.dump")
     );
-    assert!(Run::s3_targets("nonsense").is_empty());
+    assert!(run.s3_targets("nonsense").is_empty());
+}
+
+#[test]
+fn archive_puts_are_gzip_files_without_a_content_encoding() {
+    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
+    let step = run
+        .step(&read(vec![run_row(
+            "run-old",
+            "success",
+            Some("2026-01-01T10:05:00+00:00"),
+        )]))
+        .unwrap();
+    let put = &step.puts[0];
+    assert_eq!(put.content_type, "application/gzip");
+    assert_eq!(
+        &put.content[..2],
+        &[0x1f, 0x8b],
+        "the bytes are a gzip file"
+    );
+    // What the shim receives: the type, and nothing that could make a client
+    // undo the compression.
+    let handed: Value = serde_json::to_value(put).unwrap();
+    assert_eq!(handed["content_type"], "application/gzip");
+    let fields: Vec<&String> = handed.as_object().unwrap().keys().collect();
+    assert!(
+        fields.iter().all(|field| !field.contains("encoding")),
+        "{fields:?}"
+    );
+}
+
+/// `ops.cleanup_s3_pending`'s answer: `count` queued dumps from `first` on.
+fn pending(first: usize, count: usize) -> String {
+    let rows: Vec<Value> = (first..first + count)
+        .map(|i| json!({"uri": format!("s3://dumps/odoo-1/prod/{i}.dump"), "reason": "backup_dump", "row_id": i.to_string()}))
+        .collect();
+    Value::Array(rows).to_string()
+}
+
+/// One invocation whose only batch found nothing to plan.
+fn idle_run(read_budget_bytes: u64) -> Run {
+    let mut run = Run::new(false, "b", 100, read_budget_bytes);
+    run.step(&read(vec![])).unwrap();
+    assert!(!run.should_continue(0.0), "no rows are left to plan");
+    run
+}
+
+fn complete(run: &Run) -> bool {
+    let body: Value = serde_json::from_str(&run.finish().body).unwrap();
+    body["complete"].as_bool().unwrap()
+}
+
+#[test]
+fn complete_is_false_while_s3_deletes_remain_queued() {
+    let page = S3_DELETE_PAGE as usize;
+    let mut run = idle_run(READ_BUDGET_BYTES);
+    assert_eq!(run.s3_page(), S3_DELETE_PAGE);
+    // A full page: the queue may hold more than was listed.
+    let targets = run.s3_targets(&pending(0, page));
+    assert_eq!(targets.len(), page);
+    run.s3_deleted(targets.len() as u64);
+    assert!(!complete(&run), "a full page may have left deletes queued");
+    assert!(
+        run.wants_follow_up(),
+        "stopping here would need a follow-up"
+    );
+    assert!(run.should_drain(1_000.0), "the next page fits the budget");
+
+    // The rest of the queue: shorter than a page, so nothing is left.
+    let targets = run.s3_targets(&pending(page, 110));
+    run.s3_deleted(targets.len() as u64);
+    assert!(!run.should_drain(1_000.0));
+    assert!(complete(&run));
+    assert!(!run.wants_follow_up());
+    let body: Value = serde_json::from_str(&run.finish().body).unwrap();
+    assert_eq!(body["s3_objects_deleted"], page + 110);
+
+    // A queue of exactly one page takes one more, empty, listing to know.
+    let mut exact = idle_run(READ_BUDGET_BYTES);
+    exact.s3_targets(&pending(0, page));
+    assert!(exact.should_drain(0.0));
+    exact.s3_targets("[]");
+    assert!(!exact.should_drain(0.0));
+    assert!(complete(&exact));
+}
+
+#[test]
+fn draining_stops_at_the_budgets_and_asks_for_the_next_invocation() {
+    let page = S3_DELETE_PAGE as usize;
+    // Time: no page starts after the time budget.
+    let mut late = idle_run(READ_BUDGET_BYTES);
+    late.s3_targets(&pending(0, page));
+    late.s3_deleted(page as u64);
+    assert!(!late.should_drain(TIME_BUDGET_MS));
+    assert!(late.wants_follow_up());
+    late.follow_up(true);
+    let body: Value = serde_json::from_str(&late.finish().body).unwrap();
+    assert_eq!(body["complete"], false);
+    assert_eq!(body["follow_up"], "requested");
+
+    // CPU: deletes count against the stand-in, and stop batches too.
+    let mut spent = Run::new(false, "b", 1, S3_DELETE_COST_BYTES * page as u64);
+    spent
+        .step(&read(vec![run_row(
+            "run-old",
+            "success",
+            Some("2026-01-01T10:05:00+00:00"),
+        )]))
+        .unwrap();
+    assert!(
+        spent.should_continue(0.0),
+        "a full page of runs, budget left"
+    );
+    spent.s3_targets(&pending(0, page));
+    spent.s3_deleted(page as u64);
+    assert!(!spent.should_drain(0.0), "the deletes spent the budget");
+    assert!(!spent.should_continue(0.0));
+    assert!(spent.wants_follow_up());
+
+    // A dry run deletes nothing and asks for nothing.
+    let mut dry = Run::new(true, "b", 100, READ_BUDGET_BYTES);
+    dry.step(&read(vec![])).unwrap();
+    assert!(!dry.wants_follow_up());
+}
+
+#[test]
+fn a_page_with_nothing_deletable_ends_the_draining() {
+    let rows: Vec<Value> = (0..S3_DELETE_PAGE)
+        .map(|i| json!({"uri": format!("garbage-{i}")}))
+        .collect();
+    let mut run = idle_run(READ_BUDGET_BYTES);
+    assert!(run.s3_targets(&Value::Array(rows).to_string()).is_empty());
+    assert!(
+        !run.should_drain(0.0),
+        "listing the same entries again cannot help"
+    );
+    assert!(!run.wants_follow_up(), "nor can another invocation");
 }
 
 #[test]
@@ -403,4 +540,69 @@ fn a_spent_read_budget_stops_the_invocation_and_asks_for_the_next() {
     let mut dry = Run::new(true, "b", 1, 1);
     dry.step(&page).unwrap();
     assert!(!dry.wants_follow_up());
+}
+
+/// A read of ledger rows only: an applied delivery and a deferred event still
+/// waiting for its project, both long past the 30-day default.
+fn read_ledger() -> String {
+    let row = |id: &str, deferred: bool| {
+        json!({
+            "webhook_id": id, "body_sha256": "ab".repeat(32),
+            "event_type": if deferred { "project_archived" } else { "project_created" },
+            "project_id": "odoo-42",
+            "outcome": if deferred { json!({"result": "deferred"}) } else { json!({"result": "applied", "effect": "created"}) },
+            "received_at": "2026-08-01T10:00:00+00:00", "occurred_at": "2026-08-01T09:59:59+00:00",
+            "deferred_event": if deferred { json!({"event_type": "project_archived", "project_id": "odoo-42"}) } else { Value::Null },
+            "resolved_at": null
+        })
+    };
+    json!({
+        "input": {
+            "now": "2026-11-26T03:00:00+00:00",
+            "policies": cleanup_plan::RetentionPolicy::seed_defaults(),
+            "budget": Budget::DEFAULT,
+            "lifecycle": {"backup_locations": []},
+            "runs": [], "approvals": [], "artifacts": [], "backups": [],
+            "run_events": {"partitions": [], "events": [], "complete": true},
+            "ingest_deliveries": [row("msg_applied", false), row("msg_waiting", true)]
+        },
+        "guards": {
+            "runs": {}, "run_events": {}, "artifacts": {}, "backups": {},
+            "ingest_deliveries": {"msg_applied": "d1", "msg_waiting": "d2"}
+        },
+        "events_before": null
+    })
+    .to_string()
+}
+
+#[test]
+fn an_expired_ledger_row_is_archived_and_committed_under_its_guard_a_waiting_one_is_not() {
+    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
+    let step = run.step(&read_ledger()).unwrap();
+    assert_eq!(step.puts.len(), 1);
+    assert!(step.puts[0].key.starts_with("ingest_deliveries/2026/08/"));
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(
+        commit["ingest_deliveries"],
+        json!([{"id": "msg_applied", "guard": "d1", "key": null}])
+    );
+    assert_eq!(commit["archives"][0]["table"], "ingest_deliveries");
+    assert_eq!(commit["archives"][0]["ids"], json!(["msg_applied"]));
+    assert_eq!(commit["resume_after"]["ingest_deliveries"], "reset");
+    assert!(!step.empty);
+    run.committed(r#"{"ingest_deliveries": 1}"#);
+    let body: Value = serde_json::from_str(&run.finish().body).unwrap();
+    assert_eq!(body["summary"]["ingest_deliveries"]["archived"], 1);
+    assert_eq!(body["summary"]["ingest_deliveries"]["kept"], 1);
+    assert_eq!(body["deleted"]["ingest_deliveries"], 1);
+
+    // A full page of the ledger means more may follow, and the cursor moves on.
+    let mut paged = Run::new(false, "b", 2, READ_BUDGET_BYTES);
+    let step = paged.step(&read_ledger()).unwrap();
+    let commit: Value = serde_json::from_str(&step.commit).unwrap();
+    assert_eq!(
+        commit["resume_after"]["ingest_deliveries"]["webhook_id"],
+        "msg_waiting"
+    );
+    assert!(paged.should_continue(0.0));
 }

@@ -73,6 +73,7 @@ fn base_input() -> PlanInput {
         artifacts: Vec::new(),
         backups: Vec::new(),
         run_events: EventBatch::default(),
+        ingest_deliveries: Vec::new(),
     }
 }
 

@@ -36,6 +36,8 @@ pub enum ArchiveTable {
     Artifacts,
     /// One line per backup row.
     Backups,
+    /// One line per `ops.ingest_deliveries` row.
+    IngestDeliveries,
 }
 
 impl ArchiveTable {
@@ -46,6 +48,7 @@ impl ArchiveTable {
             ArchiveTable::RunEvents => "run_events",
             ArchiveTable::Artifacts => "artifacts",
             ArchiveTable::Backups => "backups",
+            ArchiveTable::IngestDeliveries => "ingest_deliveries",
         }
     }
 }
@@ -61,13 +64,15 @@ pub struct RowCounts {
     pub artifacts: u64,
     /// `ops.backups` rows.
     pub backups: u64,
+    /// `ops.ingest_deliveries` rows.
+    pub ingest_deliveries: u64,
 }
 
 /// One object to put into the archive bucket, complete.
 ///
 /// The key is `<table>/<yyyy>/<mm>/<sha256>.ndjson.gz`,
-/// the month being that of the rows' `finished_at` (runs) or `created_at`
-/// (the rest); a plan makes one object per table and month. Not one per
+/// the month being that of the rows' `finished_at` (runs), `received_at`
+/// (ingest deliveries) or `created_at` (the rest); a plan makes one object per table and month. Not one per
 /// project: a batch taken oldest first spans every project active that day,
 /// and one object per project would mean a thousand puts for one invocation
 /// (7,158 objects for 10,000 runs in the benchmark), each costing the shim
@@ -108,7 +113,7 @@ pub struct ArchiveObject {
     /// Rows per table.
     pub rows: RowCounts,
     /// The primary keys of the lines, in line order: run ids, event ids (as
-    /// decimal text), artifact ids or backup ids. What the executor records so
+    /// decimal text), artifact ids, backup ids or webhook ids. What the executor records so
     /// that any deleted row can be found again.
     pub ids: Vec<String>,
 }

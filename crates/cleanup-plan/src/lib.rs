@@ -50,7 +50,9 @@
 //!    `(finished_at, run_id)`, each with all its events, plus the approvals
 //!    of those runs; artifacts before `artifacts_created_before` by
 //!    `(created_at, artifact_id)`; whole backup series; run events before
-//!    `run_events_before` by `(created_at, event_id)` and the partition names.
+//!    `run_events_before` by `(created_at, event_id)` and the partition names;
+//!    ledger rows before `ingest_deliveries_received_before` after the
+//!    ingest-deliveries checkpoint, by `(received_at, webhook_id)`.
 //! 2. [`plan`] on that batch.
 //! 3. Put every [`ArchiveObject`] with `If-None-Match: *` and its SHA-256;
 //!    an existing object under the same key has the same bytes (the digest
@@ -105,6 +107,13 @@
 //!   rule picks the newest backup of each day, week and month, whichever
 //!   schedule made it. A pruned backup's row is archived and deleted and its
 //!   dump deleted.
+//! * **Ingest deliveries** (`ops.ingest_deliveries`, the idempotency ledger
+//!   of `ops-ingest`) expire by one rule for all projects, counted from
+//!   `received_at`, of at least a week (the default is 30 days): a row must
+//!   outlive every retry of its delivery, or the retry would take effect a
+//!   second time. A deferred event that has not been applied yet (its
+//!   project has not arrived) is kept whatever its age: it is the only copy
+//!   of that change. Archived one line per row.
 //! * **Lifecycle**: backup locations transition to `GLACIER_IR` after the
 //!   weekly window (see [`LifecycleRule`]); nothing is ever expired by a rule.
 //! * **Archive objects** are keyed
@@ -135,13 +144,16 @@ pub use archive::{
 pub use error::{Error, ErrorKind};
 pub use gfs::{gfs_keep, GfsWindows};
 pub use plan::{
-    fetch_bounds, plan, ArtifactCursor, Budget, EventBatch, EventCursor, FetchBounds,
-    LifecycleConfig, LifecycleRule, PartitionPlan, Plan, PlanInput, RegistryImage, ResumeAfter,
-    RowDeletes, RunCursor, S3DeleteReason, S3Object, Summary, TableSummary,
+    fetch_bounds, plan, ArtifactCursor, Budget, DeliveryCursor, EventBatch, EventCursor,
+    FetchBounds, LifecycleConfig, LifecycleRule, PartitionPlan, Plan, PlanInput, RegistryImage,
+    ResumeAfter, RowDeletes, RunCursor, S3DeleteReason, S3Object, Summary, TableSummary,
 };
-pub use policy::{Policies, Retention, RetentionPolicy, Target, MAX_RETAIN_DAYS};
+pub use policy::{
+    Policies, Retention, RetentionPolicy, Target, MAX_RETAIN_DAYS,
+    MIN_INGEST_DELIVERIES_RETAIN_DAYS,
+};
 pub use rows::{
-    Approval, ApprovalStatus, Artifact, ArtifactType, Backup, BackupKind, Run, RunCandidate,
-    RunEvent, RunStatus,
+    Approval, ApprovalStatus, Artifact, ArtifactType, Backup, BackupKind, IngestDelivery, Run,
+    RunCandidate, RunEvent, RunStatus,
 };
 pub use timestamp::Timestamp;

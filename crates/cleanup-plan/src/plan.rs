@@ -6,7 +6,9 @@ use crate::archive::{
 use crate::error::{Error, ErrorKind};
 use crate::gfs::{gfs_keep, GfsWindows};
 use crate::policy::{Class, Policies, Retention, RetentionPolicy, Target};
-use crate::rows::{Approval, Artifact, ArtifactType, Backup, BackupKind, RunCandidate, RunEvent};
+use crate::rows::{
+    Approval, Artifact, ArtifactType, Backup, BackupKind, IngestDelivery, RunCandidate, RunEvent,
+};
 use crate::timestamp::{civil_from_days, month_start_micros, Timestamp, MICROS_PER_DAY};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,6 +108,10 @@ pub struct PlanInput {
     /// Events of the partitions past retention.
     #[serde(default)]
     pub run_events: EventBatch,
+    /// Rows of the ingest ledger that may be past retention, after the
+    /// ingest-deliveries checkpoint.
+    #[serde(default)]
+    pub ingest_deliveries: Vec<IngestDelivery>,
 }
 
 /// The rows a plan deletes from the database, by primary key, each already
@@ -118,6 +124,8 @@ pub struct RowDeletes {
     pub artifacts: Vec<String>,
     /// `ops.backups`.
     pub backups: Vec<String>,
+    /// `ops.ingest_deliveries`, by webhook id.
+    pub ingest_deliveries: Vec<String>,
 }
 
 /// Why an S3 object is deleted.
@@ -223,6 +231,16 @@ pub struct EventCursor {
     pub event_id: i64,
 }
 
+/// Where the ingest-deliveries checkpoint is: the last ledger row this plan
+/// decided about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCursor {
+    /// Its `received_at`.
+    pub received_at: Timestamp,
+    /// Its `webhook_id`.
+    pub webhook_id: String,
+}
+
 /// Where the next invocation continues, per table: it asks for rows strictly
 /// after these keys, in the same order. `None` when the plan saw no row of
 /// that table. Backups need no cursor: each plan reads whole series, and
@@ -241,6 +259,9 @@ pub struct ResumeAfter {
     pub artifacts: Option<ArtifactCursor>,
     /// Order `(created_at, event_id)`.
     pub run_events: Option<EventCursor>,
+    /// Order `(received_at, webhook_id)`, the id compared byte by byte (SQL's
+    /// `collate "C"`).
+    pub ingest_deliveries: Option<DeliveryCursor>,
 }
 
 /// What a plan does to one table's rows, among the rows it was given.
@@ -252,7 +273,8 @@ pub struct TableSummary {
     /// their run, or by the partition drop when it is due now).
     pub deleted: u64,
     /// Decided to stay (not past retention, unfinished, referenced by an
-    /// approval, a backup the rule keeps, or an approval).
+    /// approval, a backup the rule keeps, an approval, or a deferred event
+    /// still waiting for its project).
     pub kept: u64,
     /// Not decided, because the budget ran out; the next invocation gets them.
     pub deferred: u64,
@@ -271,6 +293,8 @@ pub struct Summary {
     pub backups: TableSummary,
     /// `ops.approvals`: always all kept.
     pub approvals: TableSummary,
+    /// `ops.ingest_deliveries`.
+    pub ingest_deliveries: TableSummary,
 }
 
 /// A cleanup step, decided. The executor puts and verifies every archive
@@ -310,6 +334,8 @@ pub struct FetchBounds {
     /// Read events with `created_at < run_events_before`; equal to
     /// [`PartitionPlan::drop_before`].
     pub run_events_before: Option<Timestamp>,
+    /// Read ledger rows with `received_at < ingest_deliveries_received_before`.
+    pub ingest_deliveries_received_before: Option<Timestamp>,
 }
 
 /// Computes the candidate query bounds from the policies and `now`.
@@ -324,6 +350,7 @@ pub fn fetch_bounds(policies: &[RetentionPolicy], now: Timestamp) -> Result<Fetc
         runs_finished_before: before(Target::Runs),
         artifacts_created_before: before(Target::Artifacts),
         run_events_before: run_events_drop_before(&policies, now),
+        ingest_deliveries_received_before: before(Target::IngestDeliveries),
     })
 }
 
@@ -355,6 +382,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, Error> {
     let planned_artifacts = planner.artifacts()?;
     let planned_backups = planner.backups()?;
     planner.run_events()?;
+    planner.ingest_deliveries()?;
     planner.blob_deletes(&planned_artifacts, &planned_backups);
     planner.plan.lifecycle_rules = lifecycle_rules(&planner.policies, &input.lifecycle)?;
     planner.plan.summary.approvals.kept = input.approvals.len() as u64;
@@ -833,6 +861,82 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// Ledger rows past retention, counted from `received_at`. By then no
+    /// sender retries the delivery, so its row has nothing left to answer.
+    /// A deferred event still waiting for its project is kept whatever its
+    /// age: its body is the only copy of a change Odoo made, and deleting it
+    /// would lose that change when the project arrives.
+    fn ingest_deliveries(&mut self) -> Result<(), Error> {
+        let deliveries = &self.input.ingest_deliveries;
+        let mut ids = BTreeSet::new();
+        for (i, delivery) in deliveries.iter().enumerate() {
+            // The id is not part of an object key (only the archive record
+            // holds it), so any id the ledger accepted is fine here.
+            if delivery.webhook_id.is_empty() || !ids.insert(delivery.webhook_id.as_str()) {
+                return Err(Error::new(
+                    ErrorKind::Candidate,
+                    format!("ingest_deliveries[{i}].webhook_id"),
+                    format!("{:?} is empty or listed twice", delivery.webhook_id),
+                ));
+            }
+        }
+        let retention = self
+            .policies
+            .resolve_default(Target::IngestDeliveries, None);
+        let mut order: Vec<&IngestDelivery> = deliveries.iter().collect();
+        order.sort_unstable_by(|a, b| {
+            (a.received_at, a.webhook_id.as_bytes()).cmp(&(b.received_at, b.webhook_id.as_bytes()))
+        });
+
+        let mut buf = Vec::new();
+        let mut lines = Vec::new();
+        let mut stopped = false;
+        for delivery in order {
+            if stopped {
+                self.plan.summary.ingest_deliveries.deferred += 1;
+                continue;
+            }
+            if delivery.awaits_its_project() || !self.expired(delivery.received_at, retention) {
+                self.plan.summary.ingest_deliveries.kept += 1;
+            } else {
+                let start = buf.len();
+                write_line(&mut buf, delivery)?;
+                if !self.meter.admit(1, (buf.len() - start) as u64) {
+                    buf.truncate(start);
+                    stopped = true;
+                    self.plan.summary.ingest_deliveries.deferred += 1;
+                    continue;
+                }
+                lines.push(Line {
+                    project_id: &delivery.project_id,
+                    run_id: None,
+                    month_index: delivery.received_at.month_index(),
+                    id: delivery.webhook_id.clone(),
+                    span: (start, buf.len()),
+                    rows: RowCounts {
+                        ingest_deliveries: 1,
+                        ..RowCounts::default()
+                    },
+                });
+                self.plan
+                    .delete
+                    .ingest_deliveries
+                    .push(delivery.webhook_id.clone());
+                let summary = &mut self.plan.summary.ingest_deliveries;
+                summary.archived += 1;
+                summary.deleted += 1;
+            }
+            self.plan.resume_after.ingest_deliveries = Some(DeliveryCursor {
+                received_at: delivery.received_at,
+                webhook_id: delivery.webhook_id.clone(),
+            });
+        }
+        self.plan
+            .archives
+            .extend(build_objects(ArchiveTable::IngestDeliveries, &buf, &lines)?);
+        Ok(())
+    }
+
     /// Plans the S3 and registry deletes of the deleted rows. An object that a
     /// row of the input still points to (a kept, deferred or unexpired
     /// artifact or backup with the same path, or an image artifact with the
@@ -959,6 +1063,7 @@ fn build_objects(
             rows.run_events += line.rows.run_events;
             rows.artifacts += line.rows.artifacts;
             rows.backups += line.rows.backups;
+            rows.ingest_deliveries += line.rows.ingest_deliveries;
             project_ids.insert(line.project_id);
             run_ids.extend(line.run_id);
         }

@@ -9,6 +9,13 @@ use std::collections::BTreeMap;
 /// The longest retention the schema allows (`ops.is_valid_retention`).
 pub const MAX_RETAIN_DAYS: u32 = 3650;
 
+/// The shortest retention the schema allows for the ingest ledger
+/// (`ops.is_valid_retention`): a week. A ledger row that goes while its
+/// sender may still retry turns the retry into a second delivery, so the
+/// rule must outlast every Standard Webhooks retry schedule: Svix's ends
+/// about 28 hours after the first attempt, Stripe's after 3 days.
+pub const MIN_INGEST_DELIVERIES_RETAIN_DAYS: u32 = 7;
+
 /// What a policy row is about: `ops.retention_policies.target`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +31,11 @@ pub enum Target {
     Backups,
     /// `ops.approvals`: kept forever, always.
     Approvals,
+    /// `ops.ingest_deliveries`, the idempotency ledger of `ops-ingest`; one
+    /// rule for all projects, at least [`MIN_INGEST_DELIVERIES_RETAIN_DAYS`];
+    /// days count from `received_at`. A deferred event not applied yet is
+    /// kept whatever its age.
+    IngestDeliveries,
 }
 
 impl Target {
@@ -34,6 +46,7 @@ impl Target {
             Target::Artifacts => "artifacts",
             Target::Backups => "backups",
             Target::Approvals => "approvals",
+            Target::IngestDeliveries => "ingest_deliveries",
         }
     }
 }
@@ -52,7 +65,7 @@ pub struct RetentionPolicy {
     /// An artifact type or backup tier, or null for the whole target.
     #[serde(deserialize_with = "nullable")]
     pub class: Option<String>,
-    /// Days kept, 1 to 3650; null keeps forever.
+    /// Days kept, 1 to 3650 (ingest deliveries: 7 to 3650); null keeps forever.
     #[serde(deserialize_with = "nullable")]
     pub retain_days: Option<u32>,
 }
@@ -63,7 +76,10 @@ impl RetentionPolicy {
     /// 30 (they extend the run events), manifests 90 (like the SBOM of the
     /// same build), deploy evidence 365 (audit material, kept as long as the
     /// longest-lived backup); backups daily 30, weekly 90, monthly 365;
-    /// approvals forever.
+    /// approvals forever; and, from
+    /// `20261202010000_ingest_deliveries_retention.sql`, ingest deliveries 30
+    /// (ten times the longest automatic retry schedule, Stripe's 3 days, and
+    /// room for a sender's operator to replay a failed delivery by hand).
     pub fn seed_defaults() -> Vec<RetentionPolicy> {
         let row = |target, class: Option<&str>, days| RetentionPolicy {
             project_id: None,
@@ -83,6 +99,7 @@ impl RetentionPolicy {
             row(Target::Backups, Some("weekly"), Some(90)),
             row(Target::Backups, Some("monthly"), Some(365)),
             row(Target::Approvals, None, None),
+            row(Target::IngestDeliveries, None, Some(30)),
         ]
     }
 }
@@ -151,6 +168,29 @@ impl Policies {
                     "run events are dropped a monthly partition at a time for every project at once; \
                      expected null",
                 ));
+            }
+            if row.target == Target::IngestDeliveries {
+                if row.project_id.is_some() {
+                    return Err(Error::new(
+                        ErrorKind::Policy,
+                        at("project_id"),
+                        "the ingest ledger answers the sender's retries, which follow one schedule \
+                         for every project; expected null",
+                    ));
+                }
+                if let Retention::Days(days) = retention {
+                    if days < MIN_INGEST_DELIVERIES_RETAIN_DAYS {
+                        return Err(Error::new(
+                            ErrorKind::Policy,
+                            at("retain_days"),
+                            format!(
+                                "ingest deliveries must outlast every sender's retries; expected \
+                                 {MIN_INGEST_DELIVERIES_RETAIN_DAYS} to {MAX_RETAIN_DAYS} days or null \
+                                 (forever), got {days}"
+                            ),
+                        ));
+                    }
+                }
             }
             let scope = match &row.project_id {
                 None => &mut policies.defaults,
@@ -239,7 +279,7 @@ fn parse_class(target: Target, class: Option<&str>) -> Result<Option<Class>, Err
             "monthly" => Some(Class::Backup(BackupKind::Monthly)),
             _ => None,
         },
-        Target::Runs | Target::RunEvents | Target::Approvals => {
+        Target::Runs | Target::RunEvents | Target::Approvals | Target::IngestDeliveries => {
             return Err(Error::new(
                 ErrorKind::Policy,
                 "",
@@ -375,11 +415,31 @@ mod tests {
                 rule(Some("odoo-1"), Target::RunEvents, None, Some(3)),
                 "policies[0].project_id: run events",
             ),
+            (
+                rule(Some("odoo-1"), Target::IngestDeliveries, None, Some(30)),
+                "policies[0].project_id: the ingest ledger",
+            ),
+            (
+                rule(None, Target::IngestDeliveries, None, Some(6)),
+                "policies[0].retain_days: ingest deliveries must outlast",
+            ),
+            (
+                rule(None, Target::IngestDeliveries, Some("daily"), Some(30)),
+                "policies[0].class: ingest_deliveries rules have no class",
+            ),
         ];
         for (row, expected) in cases {
             let err = Policies::new(&[row]).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Policy);
             assert!(err.to_string().starts_with(expected), "{err}");
+        }
+        for days in [
+            Some(MIN_INGEST_DELIVERIES_RETAIN_DAYS),
+            Some(MAX_RETAIN_DAYS),
+            None,
+        ] {
+            let row = rule(None, Target::IngestDeliveries, None, days);
+            assert!(Policies::new(&[row]).is_ok(), "{days:?}");
         }
         let twice = [
             rule(None, Target::Runs, None, Some(3)),

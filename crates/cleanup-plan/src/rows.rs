@@ -269,3 +269,44 @@ pub struct Approval {
     #[serde(deserialize_with = "nullable")]
     pub decision_note: Option<String>,
 }
+
+/// A row of `ops.ingest_deliveries`: the ledger of `ops-ingest` deliveries.
+///
+/// The row is what makes a redelivery of the same `webhook-id` a replay
+/// rather than a second effect, so it must outlive every retry of its sender.
+/// A deferred event (an archive, unarchive or delete that arrived before its
+/// project) also keeps its body here until the project arrives and it is
+/// applied: until then it is never archived, however old.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestDelivery {
+    /// The Standard Webhooks `webhook-id`; the primary key.
+    pub webhook_id: String,
+    /// SHA-256 of the delivered body, lowercase hex.
+    pub body_sha256: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The project the event is about.
+    pub project_id: String,
+    /// What the delivery did, as answered.
+    pub outcome: Value,
+    /// When it was first received; its retention counts from here.
+    pub received_at: Timestamp,
+    /// When the change happened in Odoo.
+    #[serde(deserialize_with = "nullable")]
+    pub occurred_at: Option<Timestamp>,
+    /// The body of a deferred event, kept to be applied later.
+    #[serde(deserialize_with = "nullable")]
+    pub deferred_event: Option<Value>,
+    /// When a deferred event was applied.
+    #[serde(deserialize_with = "nullable")]
+    pub resolved_at: Option<Timestamp>,
+}
+
+impl IngestDelivery {
+    /// Whether this is a deferred event still waiting for its project: its
+    /// body is the only copy of a change Odoo made, so it stays until applied.
+    pub fn awaits_its_project(&self) -> bool {
+        self.deferred_event.is_some() && self.resolved_at.is_none()
+    }
+}

@@ -877,6 +877,10 @@ closed_set!(
         Backups = "backups",
         /// Approvals: kept forever.
         Approvals = "approvals",
+        /// The ingest ledger (`ops.ingest_deliveries`): at least
+        /// [`MIN_INGEST_DELIVERIES_RETAIN_DAYS`], so a row outlives every
+        /// retry of its delivery.
+        IngestDeliveries = "ingest_deliveries",
     }
 );
 
@@ -892,6 +896,13 @@ pub enum RetentionClass {
 /// Longest retention accepted, in days (ten years).
 pub const MAX_RETAIN_DAYS: i64 = 3650;
 
+/// Shortest retention accepted for the ingest ledger, in days (a week): a
+/// ledger row that goes while its sender may still retry turns the retry
+/// into a second delivery, and Standard Webhooks senders retry for days
+/// (Svix's schedule ends about 28 hours after the first attempt, Stripe's
+/// after 3 days).
+pub const MIN_INGEST_DELIVERIES_RETAIN_DAYS: i64 = 7;
+
 /// A retention policy's rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RetentionRule {
@@ -904,8 +915,8 @@ pub struct RetentionRule {
 }
 
 /// Checks a retention rule: a class only where the target has classes (an
-/// artifact type, a backup kind), 1 to 3650 days or forever, and approvals
-/// kept forever (an audit requirement).
+/// artifact type, a backup kind), 1 to 3650 days or forever, approvals kept
+/// forever (an audit requirement), and the ingest ledger at least a week.
 pub fn retention(
     target: &str,
     class: Option<&str>,
@@ -940,6 +951,18 @@ pub fn retention(
         None => None,
         Some(days) if days < 1 => {
             return Err(("minimum", format!("must be at least 1 day, got {days}")))
+        }
+        Some(days)
+            if target == RetentionTarget::IngestDeliveries
+                && days < MIN_INGEST_DELIVERIES_RETAIN_DAYS =>
+        {
+            return Err((
+                "minimum",
+                format!(
+                    "ingest deliveries must outlast every sender's retries: at least \
+                     {MIN_INGEST_DELIVERIES_RETAIN_DAYS} days, got {days}"
+                ),
+            ))
         }
         Some(days) => match u16::try_from(days) {
             Ok(days) if i64::from(days) <= MAX_RETAIN_DAYS => Some(days),

@@ -2,8 +2,8 @@
 //! JavaScript values and [`cleanup_core`], nothing else.
 //!
 //! The shim calls [`Cleanup::start`] once per request; for a run it creates a
-//! [`CleanupRun`] and, batch by batch, hands it what the database and the
-//! archive store answered. Every returned value is a plain JSON-compatible
+//! [`CleanupRun`] and, batch by batch and page by page of S3 deletes, hands
+//! it what the database and the archive store answered. Every returned value is a plain JSON-compatible
 //! object; archive bytes come out as `Uint8Array`s.
 
 use cleanup_core::{Config, Run, Stage};
@@ -109,16 +109,29 @@ impl CleanupRun {
         self.run.committed(answer);
     }
 
-    /// The objects `ops.cleanup_s3_pending` lists, as `{uri, bucket, key}`.
+    /// The page size to ask `ops.cleanup_s3_pending` for.
+    #[wasm_bindgen(getter, js_name = s3Page)]
+    pub fn s3_page(&self) -> u32 {
+        self.run.s3_page()
+    }
+
+    /// The objects of one page of `ops.cleanup_s3_pending`, as `{uri, bucket, key}`.
     #[wasm_bindgen(js_name = s3Targets)]
-    pub fn s3_targets(&self, pending: &str) -> JsValue {
-        to_js(&Run::s3_targets(pending))
+    pub fn s3_targets(&mut self, pending: &str) -> JsValue {
+        to_js(&self.run.s3_targets(pending))
     }
 
     /// Records S3 objects deleted.
     #[wasm_bindgen(js_name = s3Deleted)]
     pub fn s3_deleted(&mut self, count: u32) {
         self.run.s3_deleted(u64::from(count));
+    }
+
+    /// After a page of S3 deletes: whether to delete another, `elapsed_ms`
+    /// into the invocation.
+    #[wasm_bindgen(js_name = shouldDrain)]
+    pub fn should_drain(&self, elapsed_ms: f64) -> bool {
+        self.run.should_drain(elapsed_ms)
     }
 
     /// Whether another batch fits, `elapsed_ms` into the invocation.

@@ -69,8 +69,60 @@ fn a_step_hands_archive_bytes_over_as_a_uint8array() {
     let sha = js_sys_get(&first, "sha256_hex").as_string().unwrap();
     assert!(run.verifies(&sha, &bytes));
     assert!(!run.verifies(&sha, &bytes[1..]));
+    // The shim stores the object with the type Rust names, and no encoding.
+    assert_eq!(
+        js_sys_get(&first, "content_type").as_string().as_deref(),
+        Some("application/gzip")
+    );
+    assert!(js_sys_get(&first, "content_encoding").is_undefined());
     let bad = rust(run.step("{}"));
     assert_eq!(bad["response"]["status"], 503);
+}
+
+#[wasm_bindgen_test]
+fn the_s3_queue_is_drained_page_by_page_and_complete_only_when_empty() {
+    let mut run = CleanupRun::new(false, "b", 10, 32.0 * 1024.0 * 1024.0);
+    // A batch that found nothing to plan: only the queue is left.
+    let nothing = json!({
+        "input": {
+            "now": "2026-11-26T03:00:00Z",
+            "policies": [],
+            "budget": {"max_rows": 100, "max_bytes": 1000000},
+            "lifecycle": {"backup_locations": []},
+            "runs": [], "approvals": [], "artifacts": [], "backups": [],
+            "run_events": {"partitions": [], "events": [], "complete": true}
+        },
+        "guards": {"runs": {}, "run_events": {}, "artifacts": {}, "backups": {}}
+    });
+    assert!(js_sys_get(&run.step(&nothing.to_string()), "step").is_object());
+    assert!(!run.should_continue(0.0));
+    let page = run.s3_page() as usize;
+    assert!(page > 0);
+    let listing = |from: usize, count: usize| {
+        let rows: Vec<Value> = (from..from + count)
+            .map(|i| json!({"uri": format!("s3://dumps/p/{i}.dump"), "reason": "backup_dump", "row_id": i.to_string()}))
+            .collect();
+        Value::Array(rows).to_string()
+    };
+    let targets = rust(run.s3_targets(&listing(0, page)));
+    assert_eq!(targets.as_array().map(Vec::len), Some(page));
+    assert_eq!(targets[0]["key"], "p/0.dump");
+    run.s3_deleted(page as u32);
+    assert!(run.should_drain(0.0));
+    let body = |run: &CleanupRun| -> Value {
+        serde_json::from_str(rust(run.finish())["body"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        body(&run)["complete"],
+        false,
+        "a full page may have left more"
+    );
+    assert!(run.wants_follow_up());
+    rust(run.s3_targets(&listing(page, 3)));
+    run.s3_deleted(3);
+    assert!(!run.should_drain(0.0));
+    assert_eq!(body(&run)["complete"], true);
+    assert_eq!(body(&run)["s3_objects_deleted"], page + 3);
 }
 
 fn js_sys_get(value: &JsValue, key: &str) -> JsValue {

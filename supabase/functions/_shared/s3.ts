@@ -41,11 +41,17 @@ function s3(): S3Client {
 /**
  * Puts an object unless one already exists under its key (a rerun after a
  * crash finds its own archive there: keys carry the content's digest), with
- * its SHA-256 so the store refuses corrupted bytes, then reads back what is
- * stored.
+ * its SHA-256 so the store refuses corrupted bytes and the content type it
+ * was given, then reads back what is stored.
  */
 export async function putOnce(
-  put: { bucket: string; key: string; content: Uint8Array; sha256_base64: string },
+  put: {
+    bucket: string;
+    key: string;
+    content: Uint8Array;
+    content_type: string;
+    sha256_base64: string;
+  },
 ): Promise<Uint8Array> {
   try {
     await s3().send(
@@ -53,8 +59,7 @@ export async function putOnce(
         Bucket: put.bucket,
         Key: put.key,
         Body: put.content,
-        ContentType: "application/x-ndjson",
-        ContentEncoding: "gzip",
+        ContentType: put.content_type,
         ChecksumSHA256: put.sha256_base64,
         IfNoneMatch: "*",
       }),

@@ -1,6 +1,6 @@
 // ops-cleanup: the retention table, archive first. Rust decides (the wasm
 // module); this shim runs the batches it plans: read, put and verify the
-// archives, commit, delete the S3 objects the commit queued.
+// archives, commit, delete the S3 objects the commit queued, page by page.
 import { Cleanup, CleanupRun } from "../../../pkg/ops-cleanup/ops_cleanup.js";
 import { query } from "../_shared/db.ts";
 import { type Decided, readBounded, send } from "../_shared/http.ts";
@@ -98,19 +98,26 @@ async function batches(
       return run.failed("commit");
     }
     try {
-      const [{ pending }] = await query((sql) =>
-        sql`select ops.cleanup_s3_pending(1000) as pending`
-      );
-      const targets: { uri: string; bucket: string; key: string }[] = run.s3Targets(pending);
-      for (const target of targets) await remove(target);
-      const uris = targets.map((target) => target.uri);
-      await query((sql) => sql`select ops.cleanup_s3_deleted(${uris}::text[])`);
-      run.s3Deleted(targets.length);
+      await drain(run, started);
     } catch {
       return run.failed("s3_delete");
     }
   } while (run.shouldContinue(performance.now() - started));
   return undefined;
+}
+
+/** Deletes the queued S3 objects, a page at a time, while the wasm says so. */
+async function drain(run: CleanupRun, started: number): Promise<void> {
+  do {
+    const [{ pending }] = await query((sql) =>
+      sql`select ops.cleanup_s3_pending(${run.s3Page}::int) as pending`
+    );
+    const targets: { uri: string; bucket: string; key: string }[] = run.s3Targets(pending);
+    for (const target of targets) await remove(target);
+    const uris = targets.map((target) => target.uri);
+    await query((sql) => sql`select ops.cleanup_s3_deleted(${uris}::text[])`);
+    run.s3Deleted(targets.length);
+  } while (run.shouldDrain(performance.now() - started));
 }
 
 export default { fetch };

@@ -249,7 +249,7 @@ select results_eq(
              ('artifacts', 'evidence', 365), ('artifacts', 'image', 30), ('artifacts', 'logs', 30),
              ('artifacts', 'manifest', 90), ('artifacts', 'sbom', 90),
              ('backups', 'daily', 30), ('backups', 'monthly', 365), ('backups', 'weekly', 90),
-             ('run_events', null, 30), ('runs', null, 90)$$,
+             ('ingest_deliveries', null, 30), ('run_events', null, 30), ('runs', null, 90)$$,
     'the seed''s retention defaults');
 select is(pg_temp.outcome(
     $$update ops.retention_policies set retain_days = 3650 where target = 'approvals'$$, 'service_role'),

@@ -3,7 +3,8 @@
 
 use cleanup_plan::{
     Approval, ApprovalStatus, Artifact, ArtifactType, Backup, BackupKind, Budget, EventBatch,
-    LifecycleConfig, PlanInput, RetentionPolicy, Run, RunCandidate, RunEvent, RunStatus, Timestamp,
+    IngestDelivery, LifecycleConfig, PlanInput, RetentionPolicy, Run, RunCandidate, RunEvent,
+    RunStatus, Timestamp,
 };
 use flate2::read::GzDecoder;
 use serde_json::json;
@@ -33,6 +34,7 @@ pub fn input(now: Timestamp) -> PlanInput {
         artifacts: Vec::new(),
         backups: Vec::new(),
         run_events: EventBatch::default(),
+        ingest_deliveries: Vec::new(),
     }
 }
 
@@ -125,6 +127,43 @@ pub fn approval(id: &str, run: &RunCandidate) -> Approval {
         decided_by: Some("lead@example.com".to_owned()),
         decided_at: Some(run.run.created_at),
         decision_note: Some("ok".to_owned()),
+    }
+}
+
+/// A ledger row of an applied `project_updated`, received at `received_at`.
+pub fn delivery(id: &str, project: &str, received_at: Timestamp) -> IngestDelivery {
+    IngestDelivery {
+        webhook_id: id.to_owned(),
+        body_sha256: "ef".repeat(32),
+        event_type: "project_updated".to_owned(),
+        project_id: project.to_owned(),
+        outcome: json!({"result": "applied", "effect": "updated"}),
+        received_at,
+        occurred_at: Some(micros(received_at, -1_000_000)),
+        deferred_event: None,
+        resolved_at: None,
+    }
+}
+
+/// A ledger row of a `project_archived` that arrived before its project:
+/// still waiting for it, or applied at `resolved_at`.
+pub fn deferred(
+    id: &str,
+    project: &str,
+    received_at: Timestamp,
+    resolved_at: Option<Timestamp>,
+) -> IngestDelivery {
+    let occurred_at = micros(received_at, -1_000_000);
+    IngestDelivery {
+        event_type: "project_archived".to_owned(),
+        outcome: json!({"result": "deferred"}),
+        deferred_event: Some(json!({
+            "event_type": "project_archived",
+            "project_id": project,
+            "occurred_at": occurred_at.to_string(),
+        })),
+        resolved_at,
+        ..delivery(id, project, received_at)
     }
 }
 
