@@ -224,6 +224,9 @@ return coalesce(
         when 'approvals' then p_class is null and p_retain_days is null
         when 'artifacts' then p_class is null or ops.is_valid_artifact_type(p_class)
         when 'backups' then p_class is null or ops.is_valid_backup_kind(p_class)
+        -- The ingest ledger: for every project at once (a sender retries on
+        -- one schedule), never under 7 days (20261202010000 says why).
+        when 'ingest_deliveries' then p_class is null and (p_retain_days is null or p_retain_days >= 7)
         else false
     end
     and (p_retain_days is null or p_retain_days between 1 and 3650),

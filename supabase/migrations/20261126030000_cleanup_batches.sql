@@ -104,7 +104,7 @@ $$;
 -- The planner's input: `{"input": PlanInput, "guards": {...}}`, as text so
 -- no driver turns its numbers into doubles. Reads at most `p_limit` rows of
 -- each table after its checkpoint, and only rows old enough for the
--- shortest retention of their table.
+-- shortest retention of their table; ledger rows only once past their rule.
 create or replace function ops.cleanup_read(p_budget jsonb, p_limit integer)
 returns text
 language plpgsql
@@ -129,6 +129,10 @@ declare
     v_events     json;
     v_event_count integer;
     v_event_guards json;
+    v_deliveries_days integer;
+    v_delivery_cursor jsonb;
+    v_deliveries json;
+    v_delivery_guards json;
 begin
     select min(retain_days) into v_runs_days
       from ops.retention_policies where target = 'runs';
@@ -141,6 +145,9 @@ begin
       from ops.retention_policies where target = 'run_events' and project_id is null;
     select cursor into v_run_cursor from ops.cleanup_checkpoints where name = 'runs';
     select cursor into v_art_cursor from ops.cleanup_checkpoints where name = 'artifacts';
+    select min(retain_days) into v_deliveries_days
+      from ops.retention_policies where target = 'ingest_deliveries';
+    select cursor into v_delivery_cursor from ops.cleanup_checkpoints where name = 'ingest_deliveries';
 
     with picked as (
         select r.run_id, r.finished_at
@@ -215,6 +222,26 @@ begin
         v_event_guards := '{}'::json;
     end if;
 
+    -- Ledger rows past the rule, in key order after the checkpoint. Deferred
+    -- events still waiting for their project are read too: the planner
+    -- keeps them (and says so), and the cursor moves past them, so a page
+    -- of them never blocks the rows behind it. The id is compared byte by
+    -- byte (collate "C"), as the planner orders it.
+    select coalesce(json_agg(d.line order by d.received_at, d.webhook_id collate "C"), '[]'::json),
+           coalesce(json_object_agg(d.webhook_id, d.version), '{}'::json)
+      into v_deliveries, v_delivery_guards
+      from (select row_to_json(d) as line, d.received_at, d.webhook_id,
+                   d.ctid::text || '/' || d.xmin::text as version
+              from ops.ingest_deliveries d
+             where v_deliveries_days is not null
+               and d.received_at < v_now - make_interval(days => v_deliveries_days)
+               and (v_delivery_cursor is null
+                    or (d.received_at, d.webhook_id collate "C")
+                       > ((v_delivery_cursor ->> 'received_at')::timestamptz,
+                          (v_delivery_cursor ->> 'webhook_id') collate "C"))
+             order by d.received_at, d.webhook_id collate "C"
+             limit p_limit) d;
+
     return json_build_object(
         'input', json_build_object(
             'now', to_json(v_now),
@@ -235,12 +262,14 @@ begin
                                           join pg_catalog.pg_class c on c.oid = i.inhrelid
                                          where i.inhparent = 'ops.run_events'::regclass), '[]'::json),
                 'events', v_events,
-                'complete', v_event_count < p_limit)),
+                'complete', v_event_count < p_limit),
+            'ingest_deliveries', v_deliveries),
         'guards', json_build_object(
             'runs', v_run_guards,
             'run_events', v_event_guards,
             'artifacts', v_artifact_guards,
-            'backups', v_backup_guards),
+            'backups', v_backup_guards,
+            'ingest_deliveries', v_delivery_guards),
         'events_before', to_json(v_events_before)
     )::text;
 end;
@@ -249,8 +278,9 @@ $$;
 -- Applies one verified batch. `p_commit`:
 --   {"archives": [{"key","bucket","sha256","table","rows","size_bytes","ids","project_ids","run_ids"}],
 --    "runs": [{"id","guard","key"}], "artifacts": [{"id","guard"}], "backups": [{"id","guard"}],
+--    "ingest_deliveries": [{"id","guard"}],
 --    "s3_deletes": [{"uri","reason","row_id"}],
---    "resume_after": {"runs": {...}|"reset"|null, "artifacts": {...}|"reset"|null},
+--    "resume_after": {"runs"|"artifacts"|"ingest_deliveries": {...}|"reset"|null},
 --    "run_events": [{"id","guard"}], "events_before": timestamptz|null,
 --    "drop_events_before": timestamptz|null}
 -- Only rows whose guard still matches are deleted; the answer counts them.
@@ -265,6 +295,7 @@ declare
     v_artifacts integer := 0;
     v_backups   integer := 0;
     v_events    integer := 0;
+    v_deliveries integer := 0;
     v_changed   integer := 0;
     v_dropped   text[] := '{}'::text[];
     v_item      jsonb;
@@ -350,6 +381,21 @@ begin
     get diagnostics v_events = row_count;
     v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'run_events', '[]'::jsonb)) - v_events;
 
+    -- Ledger rows whose version is the one read and whose archive this
+    -- commit records. A deferred event still waiting for its project is
+    -- never deleted, whatever the commit lists: its body is the only copy of
+    -- a change Odoo made (the planner keeps it too; this is the last line).
+    delete from ops.ingest_deliveries d
+     using jsonb_to_recordset(coalesce(p_commit -> 'ingest_deliveries', '[]'::jsonb)) as g(id text, guard text)
+     where d.webhook_id = g.id
+       and d.ctid::text || '/' || d.xmin::text = g.guard
+       and not (d.deferred_event is not null and d.resolved_at is null)
+       and g.id in (select jsonb_array_elements_text(a -> 'ids')
+                      from jsonb_array_elements(coalesce(p_commit -> 'archives', '[]'::jsonb)) a
+                     where a ->> 'table' = 'ingest_deliveries');
+    get diagnostics v_deliveries = row_count;
+    v_changed := v_changed + jsonb_array_length(coalesce(p_commit -> 'ingest_deliveries', '[]'::jsonb)) - v_deliveries;
+
     -- A month goes when nothing is left in it: one event that is not
     -- archived (a late, back-dated log line, or one that changed) keeps it
     -- for the next run. Its partition is empty by then, so dropping it is
@@ -361,7 +407,7 @@ begin
 
     -- Checkpoints: a cursor moves on; "reset" means the table was read to its
     -- end, and the next invocation starts over from its beginning.
-    for v_item in select jsonb_build_object('name', n) from unnest(array['runs', 'artifacts']) n loop
+    for v_item in select jsonb_build_object('name', n) from unnest(array['runs', 'artifacts', 'ingest_deliveries']) n loop
         if jsonb_typeof(p_commit -> 'resume_after' -> (v_item ->> 'name')) = 'object' then
             insert into ops.cleanup_checkpoints (name, cursor)
             values (v_item ->> 'name', p_commit -> 'resume_after' -> (v_item ->> 'name'))
@@ -373,7 +419,8 @@ begin
 
     return jsonb_build_object(
         'runs', v_runs, 'artifacts', v_artifacts, 'backups', v_backups,
-        'run_events', v_events, 'partitions_dropped', to_jsonb(v_dropped), 'changed', v_changed);
+        'run_events', v_events, 'ingest_deliveries', v_deliveries,
+        'partitions_dropped', to_jsonb(v_dropped), 'changed', v_changed);
 end;
 $$;
 

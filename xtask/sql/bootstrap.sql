@@ -38,23 +38,18 @@ grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 -- Supabase Auth's own role: it owns the `auth` tables and runs Auth's
 -- database hooks. `postgres` is not a member of it (revoked on hosted by
--- `20250421084701_revoke_admin_roles_from_postgres.sql`).
-create role supabase_auth_admin noinherit createrole login noreplication password 'postgres';
+-- `20250421084701_revoke_admin_roles_from_postgres.sql`), and it no longer
+-- has CREATEROLE (`20260821154147_revoke_createrole_from_auth_admin.sql`).
+create role supabase_auth_admin noinherit nocreaterole login noreplication password 'postgres';
 
 -- Like Supabase, every object created in `public` is usable by the API roles;
 -- RLS policies and revokes in the migrations decide what they may really do.
 grant usage on schema public to postgres, anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
+alter default privileges for role postgres, supabase_admin in schema public
   grant all on tables to postgres, anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
+alter default privileges for role postgres, supabase_admin in schema public
   grant all on functions to postgres, anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
-  grant all on sequences to postgres, anon, authenticated, service_role;
-alter default privileges for role supabase_admin in schema public
-  grant all on tables to postgres, anon, authenticated, service_role;
-alter default privileges for role supabase_admin in schema public
-  grant all on functions to postgres, anon, authenticated, service_role;
-alter default privileges for role supabase_admin in schema public
+alter default privileges for role postgres, supabase_admin in schema public
   grant all on sequences to postgres, anon, authenticated, service_role;
 
 -- Extensions live in their own schema, owned by `supabase_admin`, on the

@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use crate::install::{self, Tools};
 use crate::stack::Stack;
-use crate::test::Counts;
+use crate::test::{self, Counts};
 
 /// The script, relative to the repository root.
 const SCRIPT: &str = "tests/schema/ingest_events.py";
@@ -54,29 +54,10 @@ pub fn parse(output: &str, _status: ExitStatus) -> Option<Counts> {
         .lines()
         .rev()
         .find_map(|line| line.trim().strip_prefix(RESULT_PREFIX))?;
-    let mut counts = Counts::default();
-    let (mut passed, mut failed) = (false, false);
-    for part in line.split(';') {
-        let mut words = part.split_whitespace();
-        let (Some(number), Some(label)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(number) = number.parse::<u64>() else {
-            continue;
-        };
-        match label {
-            "passed" => {
-                counts.passed = number;
-                passed = true;
-            }
-            "failed" => {
-                counts.failed = number;
-                failed = true;
-            }
-            _ => {}
-        }
-    }
-    (passed && failed).then_some(counts)
+    let (Some(passed), Some(failed)) = test::labelled_counts(line.split(';')) else {
+        return None;
+    };
+    Some(Counts { passed, failed })
 }
 
 #[cfg(test)]

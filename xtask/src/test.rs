@@ -310,12 +310,21 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
     let mut deno_lint = deno();
     deno_lint.arg("lint");
     checks.push(("deno lint", deno_lint));
-    let mut db_lint = stack::supabase_cli(tools, root);
+    // `supabase db <args> --db-url <the stack's database>`.
+    let supabase_db = |args: &[&str]| {
+        let mut command = stack::supabase_cli(tools, root);
+        command
+            .arg("db")
+            .args(args)
+            .arg("--db-url")
+            .arg(stack::cli_db_url(stack.ports.db));
+        command
+    };
     // Our schema only: `extensions` holds pgTAP once the pgtap layer ran, and
     // plpgsql_check finds errors in pgTAP's own version-specific code.
-    db_lint
-        .args([
-            "db",
+    checks.push((
+        "supabase db lint",
+        supabase_db(&[
             "lint",
             "--schema",
             "ops",
@@ -323,17 +332,14 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
             "warning",
             "--fail-on",
             "error",
-            "--db-url",
-        ])
-        .arg(stack::cli_db_url(stack.ports.db));
-    checks.push(("supabase db lint", db_lint));
+        ]),
+    ));
     // Supabase's advisors (the dashboard's Security and Performance lints),
     // as a user's hosted project would show them: nothing at warn level or
     // above. INFO findings are printed; the README lists those we keep and why.
-    let mut advisors = stack::supabase_cli(tools, root);
-    advisors
-        .args([
-            "db",
+    checks.push((
+        "supabase db advisors",
+        supabase_db(&[
             "advisors",
             "--type",
             "all",
@@ -341,10 +347,8 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
             "info",
             "--fail-on",
             "warn",
-            "--db-url",
-        ])
-        .arg(stack::cli_db_url(stack.ports.db));
-    checks.push(("supabase db advisors", advisors));
+        ]),
+    ));
 
     let mut counts = Counts::default();
     for (name, mut command) in checks {
@@ -546,30 +550,33 @@ fn parse_deno(output: &str, _status: ExitStatus) -> Option<Counts> {
         if !(line.starts_with("ok |") || line.starts_with("FAILED |")) {
             return None;
         }
-        let mut counts = Counts::default();
-        let mut seen = false;
-        for part in line.split('|').skip(1) {
-            let mut words = part.split_whitespace();
-            let (Some(number), Some(label)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let Ok(number) = number.parse::<u64>() else {
-                continue;
-            };
-            match label {
-                "passed" => {
-                    counts.passed = number;
-                    seen = true;
-                }
-                "failed" => {
-                    counts.failed = number;
-                    seen = true;
-                }
-                _ => {}
-            }
-        }
-        seen.then_some(counts)
+        let (passed, failed) = labelled_counts(line.split('|').skip(1));
+        (passed.is_some() || failed.is_some()).then(|| Counts {
+            passed: passed.unwrap_or(0),
+            failed: failed.unwrap_or(0),
+        })
     })
+}
+
+/// The numbers labelled `passed` and `failed` among parts such as
+/// `5 passed (3 steps)`: a number, then its label, then anything.
+pub fn labelled_counts<'a>(parts: impl Iterator<Item = &'a str>) -> (Option<u64>, Option<u64>) {
+    let (mut passed, mut failed) = (None, None);
+    for part in parts {
+        let mut words = part.split_whitespace();
+        let (Some(number), Some(label)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
+        match label {
+            "passed" => passed = Some(number),
+            "failed" => failed = Some(number),
+            _ => {}
+        }
+    }
+    (passed, failed)
 }
 
 #[cfg(test)]
