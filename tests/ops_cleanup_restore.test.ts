@@ -1,16 +1,44 @@
 // What cleanup removed comes back exactly: the real ops-cleanup archives and
-// deletes a run on the stack, scripts/restore.ts puts it back from s3s-fs,
-// and the rows equal the originals column for column.
+// deletes a run on the stack, the restore command (scripts/restore.ts, run by
+// `cargo xtask restore`) puts it back from s3s-fs, and the rows equal the
+// originals column for column.
 import assert from "node:assert/strict";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
+  S3Client,
 } from "@aws-sdk/client-s3";
 import type postgres from "postgres";
-import { parseArgs, restore, RestoreError, s3FromEnv, UsageError } from "../scripts/restore.ts";
+import { restore } from "../scripts/restore.ts";
+import { close } from "../supabase/functions/_shared/executor.ts";
 import { dbTest, freshProjectId, functionsUrl } from "./support.ts";
+
+/** An S3 client of the test's own, to look at and tamper with what cleanup stored. */
+function s3FromEnv(): S3Client {
+  return new S3Client({
+    endpoint: Deno.env.get("S3_ENDPOINT") || undefined,
+    region: Deno.env.get("AWS_REGION") ?? "us-east-1",
+    forcePathStyle: true,
+  });
+}
+
+/** Restores in process (the command's own function); the answer's counts, which must be a 200. */
+async function restored(...args: string[]) {
+  const answer = await restore(args);
+  await close();
+  assert.equal(answer.status, 200, answer.body);
+  return JSON.parse(answer.body);
+}
+
+/** A refused restore: its status and the detail that says why. */
+async function refused(...args: string[]) {
+  const answer = await restore(args);
+  await close();
+  assert.notEqual(answer.status, 200, answer.body);
+  return { status: answer.status, detail: JSON.parse(answer.body).detail as string };
+}
 
 const cronSecret = Deno.env.get("OPS_CRON_SECRET") ?? "";
 const day = 24 * 3600 * 1000;
@@ -55,10 +83,10 @@ async function snapshot(sql: postgres.Sql, runId: string) {
   return row;
 }
 
-/** Runs `deno task restore <args>` in the repository, with the stack's environment. */
+/** Runs `cargo xtask restore <args>` in the repository, with the stack's environment. */
 async function restoreCommand(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "restore", ...args],
+  const output = await new Deno.Command(Deno.env.get("CARGO") ?? "cargo", {
+    args: ["xtask", "restore", ...args],
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
@@ -109,9 +137,8 @@ dbTest("a run cleanup archived and deleted is restored exactly, links and all", 
   const [unlinked] = await sql`select run_id from ops.artifacts where artifact_id = ${artifactId}`;
   assert.equal(unlinked.run_id, null, "deleting the run cleared its artifact's run_id");
 
-  const s3 = s3FromEnv();
-  try {
-    const result = await restore(sql, s3, { run: runId });
+  {
+    const result = await restored("--run", runId);
     assert.equal(result.object_key, archived.object_key);
     assert.equal(result.lines, 1);
     assert.equal(result.runs_restored, 1);
@@ -122,7 +149,7 @@ dbTest("a run cleanup archived and deleted is restored exactly, links and all", 
       await sql`select run_id from ops.artifacts where artifact_id = ${artifactId}`;
     assert.equal(relinked.run_id, runId);
 
-    // Again, through the command a user runs (the deno task, with its permissions).
+    // Again, through the command a user runs (`cargo xtask restore`).
     const again = await restoreCommand("--run", runId);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(
@@ -133,8 +160,6 @@ dbTest("a run cleanup archived and deleted is restored exactly, links and all", 
     assert.equal(JSON.parse(again.stdout).runs_already_present, 1);
     assert.match(again.stderr, /already/);
     assert.deepEqual(await snapshot(sql, runId), before);
-  } finally {
-    s3.destroy();
   }
 });
 
@@ -160,9 +185,8 @@ dbTest("a run whose events went by month before it comes back with them", async 
   await sql`delete from ops.cleanup_checkpoints where name = 'runs'`;
   await cleanUntilGone(sql, runId);
 
-  const s3 = s3FromEnv();
-  try {
-    const result = await restore(sql, s3, { run: runId });
+  {
+    const result = await restored("--run", runId);
     assert.equal(result.runs_restored, 1);
     assert.equal(result.run_events_restored, 3, "from the month's object, not the run's line");
     assert.ok(result.event_objects.length >= 1, "the month's object is named");
@@ -174,12 +198,10 @@ dbTest("a run whose events went by month before it comes back with them", async 
     assert.deepEqual(await snapshot(sql, runId), before);
 
     // And restoring again restores nothing twice.
-    const again = await restore(sql, s3, { run: runId });
+    const again = await restored("--run", runId);
     assert.equal(again.runs_restored, 0);
     assert.equal(again.run_events_restored, 0);
     assert.deepEqual(await snapshot(sql, runId), before);
-  } finally {
-    s3.destroy();
   }
 });
 
@@ -216,7 +238,7 @@ dbTest("an archive stored with the old Content-Encoding: gzip still restores", a
 
     // The restore reads the stored bytes as they are (no transparent
     // decompression), so the recorded digest matches and the run comes back.
-    const result = await restore(sql, s3, { run: runId });
+    const result = await restored("--run", runId);
     assert.equal(result.object_key, archive.object_key);
     assert.equal(result.runs_restored, 1);
     assert.equal(result.run_events_restored, 3);
@@ -236,19 +258,17 @@ dbTest("a restore refuses an object whose bytes are not the ones recorded", asyn
       insert into ops.cleanup_archives (object_key, bucket, sha256, archive_table, row_count, size_bytes, ids, project_ids)
       values (${key}, ${bucket}, ${"0".repeat(64)}, 'runs', 1, 15, '{run-tampered}', '{odoo-1}')
       on conflict (object_key) do nothing`;
-    await assert.rejects(
-      restore(sql, s3, { object: key }),
-      (error: Error) =>
-        error instanceof RestoreError && /SHA-256 is [0-9a-f]{64}/.test(error.message),
-    );
-    const refused = await restoreCommand("--object", key);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /refusing to restore from a changed object/);
-    await assert.rejects(
-      restore(sql, s3, { run: "run-never-archived" }),
-      (error: Error) =>
-        error instanceof RestoreError && /no runs archive holds it/.test(error.message),
-    );
+    const changed = await refused("--object", key);
+    assert.equal(changed.status, 409);
+    assert.match(changed.detail, /SHA-256 is [0-9a-f]{64}/);
+    const command = await restoreCommand("--object", key);
+    assert.equal(command.code, 1);
+    assert.match(command.stderr, /refusing to restore from a changed object/);
+    const unknown = await refused("--run", "run-never-archived");
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.detail, /no runs archive holds it/);
+    // Nothing the refusals wrote: the run is not there.
+    assert.equal((await sql`select 1 from ops.runs where run_id = 'run-tampered'`).length, 0);
   } finally {
     // A record of an unverifiable object must not outlive the test: other
     // tests check that every recorded archive verifies.
@@ -261,10 +281,10 @@ dbTest("a restore refuses an object whose bytes are not the ones recorded", asyn
 Deno.test("the command line takes exactly one of --run or --object", async () => {
   const usage = await restoreCommand("--run");
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /^usage: /);
-  assert.deepEqual(parseArgs(["--run", "run-1"]), { run: "run-1" });
-  assert.deepEqual(parseArgs(["--object", "runs/a"]), { object: "runs/a" });
+  assert.match(usage.stderr, /^usage: /m);
   for (const bad of [[], ["--run"], ["--run", "--object"], ["--id", "x"], ["--run", "a", "b"]]) {
-    assert.throws(() => parseArgs(bad), UsageError);
+    const answer = await restore(bad);
+    assert.equal(answer.status, 400, JSON.stringify(bad));
+    assert.match(JSON.parse(answer.body).detail, /^usage: /);
   }
 });

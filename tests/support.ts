@@ -95,7 +95,7 @@ export function freePort(): number {
 
 /**
  * A second functions server, like the stack's but with other settings: the
- * real router (xtask/functions-serve.ts) and the real functions, in a child
+ * real router (dev/functions-serve.ts) and the real functions, in a child
  * process whose environment the test chooses.
  */
 export async function serveFunctions(
@@ -109,7 +109,7 @@ export async function serveFunctions(
       "--allow-env",
       "--allow-read",
       "--allow-sys",
-      "xtask/functions-serve.ts",
+      "dev/functions-serve.ts",
       "--port",
       String(port),
     ],

@@ -48,61 +48,6 @@ comment on table ops.ingest_deliveries is
 
 grant select, insert, update, delete on ops.projects, ops.ingest_deliveries to service_role;
 
--- Applies one validated event in one transaction and says what happened:
---   {"result":"applied","created":bool}   the event took effect now;
---   {"result":"replayed","created":bool}  the same delivery was applied before;
---   {"result":"conflict"}                 the id was used with another body.
--- The function is the only writer of ingest, so a delivery and its effect
--- commit together or not at all.
-create function ops.ingest_event(p_webhook_id text, p_body_sha256 text, p_event jsonb)
-returns jsonb
-language plpgsql
-set search_path = ''
-as $$
-declare
-    v_event_type text := p_event ->> 'event_type';
-    v_project_id text := p_event ->> 'project_id';
-    v_previous   ops.ingest_deliveries%rowtype;
-    v_created    boolean;
-    v_outcome    jsonb;
-begin
-    -- Claim the id first. A concurrent delivery of the same id waits here on
-    -- the primary key until this transaction ends, then sees it as a replay.
-    insert into ops.ingest_deliveries (webhook_id, body_sha256, event_type, project_id, outcome)
-    values (p_webhook_id, p_body_sha256, v_event_type, v_project_id, '{}'::jsonb)
-    on conflict (webhook_id) do nothing;
-
-    if not found then
-        select * into strict v_previous
-        from ops.ingest_deliveries
-        where webhook_id = p_webhook_id;
-        if v_previous.body_sha256 <> p_body_sha256 then
-            return jsonb_build_object('result', 'conflict');
-        end if;
-        return jsonb_set(v_previous.outcome, '{result}', '"replayed"');
-    end if;
-
-    case v_event_type
-    when 'project_created' then
-        -- Odoo is authoritative: a project_created for a project we already
-        -- know brings our copy back to what Odoo says.
-        insert into ops.projects as p (project_id, name, odoo_version)
-        values (v_project_id, p_event ->> 'name', p_event ->> 'odoo_version')
-        on conflict (project_id) do update
-            set name = excluded.name,
-                odoo_version = excluded.odoo_version,
-                updated_at = now()
-        returning (xmax = 0) into v_created;
-    else
-        raise exception 'ops.ingest_event: unknown event type %', v_event_type
-            using errcode = '22023';
-    end case;
-
-    v_outcome := jsonb_build_object('result', 'applied', 'created', v_created);
-    update ops.ingest_deliveries set outcome = v_outcome where webhook_id = p_webhook_id;
-    return v_outcome;
-end;
-$$;
-
-revoke all on function ops.ingest_event(text, text, jsonb) from public;
-grant execute on function ops.ingest_event(text, text, jsonb) to service_role;
+-- Ingest writes both tables through one function, ops.ingest_event, so a
+-- delivery and its effect commit together or not at all. It is defined with
+-- the project lifecycle it applies (20261126010000_ingest_project_lifecycle).

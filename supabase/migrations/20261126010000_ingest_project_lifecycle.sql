@@ -111,8 +111,6 @@ $$;
 
 revoke all on function ops.apply_project_event(text, jsonb, timestamptz) from public;
 
-drop function ops.ingest_event(text, text, jsonb);
-
 -- One delivery, in one transaction: claim its webhook id, apply its event,
 -- apply any deferred events the event made applicable, record the outcome.
 --   {"result":"applied","effect":...} | {"result":"stale"} | {"result":"deferred"}

@@ -3,6 +3,14 @@
 -- and everything recorded stays readable. Unarchiving in Odoo reopens the
 -- project. This holds for service_role too: a worker must not deploy a
 -- project that no longer exists in the system of record.
+--
+-- A restore puts back a run of a project that Odoo may have archived or
+-- deleted since: that is history, not new work. ops.cleanup_restore_runs
+-- (20261126020100_cleanup_restore_schedule) sets ops.restoring for its own
+-- inserts only (and resets it before it returns), and the bypass covers runs
+-- only, never approval requests. Setting the flag by hand needs a SQL
+-- session that may insert runs, i.e. service_role or the owner, who can
+-- reopen a project anyway; the API roles cannot set it.
 create function ops.refuse_work_on_closed_projects()
 returns trigger
 language plpgsql
@@ -12,6 +20,9 @@ declare
     v_active     boolean;
     v_deleted_at timestamptz;
 begin
+    if tg_argv[0] = 'runs' and current_setting('ops.restoring', true) = 'on' then
+        return new;
+    end if;
     select active, deleted_at into v_active, v_deleted_at
       from ops.projects
      where project_id = new.project_id;

@@ -1,46 +1,26 @@
 -- ops-cleanup, continued: putting archived runs back, and the daily trigger.
 --
---   ops.cleanup_restore_runs   inserts the runs (and their events) of lines of
---                              a verified runs archive object, re-links their
---                              artifacts and backups; used by scripts/restore.ts;
---   ops.invoke_cleanup         calls the ops-cleanup Edge Function through
---                              pg_net, with its URL and secret from Vault;
---   cron job ops-cleanup       runs ops.invoke_cleanup() daily at 03:00 UTC.
-
--- ---------------------------------------------------------------------------
--- A restore puts back a run of a project that Odoo may have archived or
--- deleted since: that is history, not new work. ops.cleanup_restore_runs sets
--- ops.restoring for its own inserts only (and resets it before it returns),
--- and the bypass covers runs only, never approval requests. Setting the flag
--- by hand needs a SQL session that may insert runs, i.e. service_role or the
--- owner, who can reopen a project anyway; the API roles cannot set it.
-create or replace function ops.refuse_work_on_closed_projects()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-declare
-    v_active     boolean;
-    v_deleted_at timestamptz;
-begin
-    if tg_argv[0] = 'runs' and current_setting('ops.restoring', true) = 'on' then
-        return new;
-    end if;
-    select active, deleted_at into v_active, v_deleted_at
-      from ops.projects
-     where project_id = new.project_id;
-    if v_deleted_at is not null then
-        raise exception 'project %: deleted in Odoo; it takes no new %', new.project_id, tg_argv[0]
-            using errcode = '23514';
-    end if;
-    if v_active is false then
-        raise exception 'project %: archived in Odoo; unarchive it there to add %', new.project_id, tg_argv[0]
-            using errcode = '23514';
-    end if;
-    return new;
-end;
-$$;
-revoke all on function ops.refuse_work_on_closed_projects() from public;
+--   ops.cleanup_restore_runs        inserts the runs (and their events) of
+--                                   lines of a verified runs archive object,
+--                                   re-links their artifacts and backups;
+--   ops.cleanup_restore_run_events  puts back the events of restored runs that
+--                                   had gone by month, before their runs, from
+--                                   a verified run_events archive object;
+--   ops.cleanup_restore_sources     the archive records a restore chooses
+--                                   from;
+--   ops.cleanup_restore             the restore command's one write: the two
+--                                   above in one transaction;
+--   ops.invoke_cleanup              calls the ops-cleanup Edge Function through
+--                                   pg_net, with its URL and secret from Vault:
+--                                   daily, and again whenever an invocation
+--                                   stopped at its budget with work left;
+--   cron job ops-cleanup            runs ops.invoke_cleanup() daily at 03:00 UTC.
+--
+-- An invocation stops at its CPU stand-in (bytes read, see cleanup-core's
+-- READ_BUDGET_BYTES) as well as its time; with work left it releases the
+-- lease and calls ops.invoke_cleanup() for the next invocation. Each
+-- invocation stays within the platform's 2 s of CPU, and a large backlog is
+-- still worked off the same night, by a chain of invocations.
 
 -- ---------------------------------------------------------------------------
 -- Restores runs from lines of the runs archive object `p_object_key`, which
@@ -204,6 +184,183 @@ revoke all on function ops.cleanup_restore_runs(text, text) from public;
 grant execute on function ops.cleanup_restore_runs(text, text) to service_role;
 
 -- ---------------------------------------------------------------------------
+-- Restores the events of `p_run_ids` from lines of the run_events archive
+-- object `p_object_key`, which the caller has already checked against
+-- ops.cleanup_archives.sha256: the events of runs restored from a runs
+-- archive (ops.cleanup_restore_runs) that had gone by month before their
+-- run. Each line is an event row as the planner writes it. Lines of other
+-- runs are skipped; an event already present is left as it is; a run that
+-- is not in ops.runs (not restored) is refused. One transaction, all or
+-- nothing; events whose month was dropped land in the default partition.
+create function ops.cleanup_restore_run_events(p_object_key text, p_run_ids text[], p_lines text)
+returns jsonb
+language plpgsql
+set search_path = ''
+set timezone = 'UTC'
+as $$
+declare
+    v_archive       ops.cleanup_archives;
+    v_line_text     text;
+    v_line_number   bigint;
+    v_line          jsonb;
+    v_event         ops.run_events;
+    v_unknown       text[];
+    v_count         integer;
+    v_lines         integer := 0;
+    v_restored      integer := 0;
+    v_present       integer := 0;
+    v_event_columns text[] := array(
+        select a.attname::text from pg_catalog.pg_attribute a
+         where a.attrelid = 'ops.run_events'::regclass and a.attnum > 0 and not a.attisdropped);
+begin
+    select * into v_archive from ops.cleanup_archives where object_key = p_object_key;
+    if not found then
+        raise exception 'ops.cleanup_restore_run_events: % is not an archive object ops-cleanup recorded', p_object_key
+            using errcode = '22023';
+    end if;
+    if v_archive.archive_table <> 'run_events' then
+        raise exception 'ops.cleanup_restore_run_events: % holds % rows, not run_events', p_object_key, v_archive.archive_table
+            using errcode = '22023';
+    end if;
+    v_unknown := array(select r from pg_catalog.unnest(p_run_ids) r
+                        where not exists (select from ops.runs x where x.run_id = r));
+    if cardinality(v_unknown) > 0 then
+        raise exception 'ops.cleanup_restore_run_events: run % is not in ops.runs; restore the run first',
+            pg_catalog.array_to_string(v_unknown, ', ')
+            using errcode = '23503';
+    end if;
+
+    for v_line_text, v_line_number in
+        select t.line, t.n from pg_catalog.string_to_table(p_lines, E'\n') with ordinality as t(line, n)
+    loop
+        continue when pg_catalog.btrim(v_line_text) = '';
+        v_lines := v_lines + 1;
+        begin
+            v_line := v_line_text::jsonb;
+        exception when invalid_text_representation then
+            raise exception 'ops.cleanup_restore_run_events: line % of % is not JSON', v_line_number, p_object_key
+                using errcode = '22023';
+        end;
+        if pg_catalog.jsonb_typeof(v_line) is distinct from 'object' then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: expected an event row', v_line_number, p_object_key
+                using errcode = '22023';
+        end if;
+        continue when not coalesce(v_line ->> 'run_id' = any (p_run_ids), false);
+        v_unknown := array(select k from pg_catalog.jsonb_object_keys(v_line) k
+                            where k <> all (v_event_columns));
+        if cardinality(v_unknown) > 0 then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: ops.run_events has no column %',
+                v_line_number, p_object_key, pg_catalog.array_to_string(v_unknown, ', ')
+                using errcode = '22023';
+        end if;
+        v_event := pg_catalog.jsonb_populate_record(null::ops.run_events, v_line);
+        -- The object's recorded ids are what the verified digest vouches for.
+        if not (v_event.event_id::text = any (v_archive.ids)) then
+            raise exception 'ops.cleanup_restore_run_events: line % of %: event % is not one of the events this object holds',
+                v_line_number, p_object_key, coalesce(v_event.event_id::text, 'null')
+                using errcode = '22023';
+        end if;
+        insert into ops.run_events select v_event.* on conflict do nothing;
+        get diagnostics v_count = row_count;
+        v_restored := v_restored + v_count;
+        v_present := v_present + 1 - v_count;
+    end loop;
+
+    return pg_catalog.jsonb_build_object(
+        'object_key', p_object_key,
+        'lines', v_lines,
+        'run_events_restored', v_restored,
+        'run_events_already_present', v_present);
+end;
+$$;
+
+revoke all on function ops.cleanup_restore_run_events(text, text[], text) from public;
+grant execute on function ops.cleanup_restore_run_events(text, text[], text) to service_role;
+
+-- ---------------------------------------------------------------------------
+-- What a restore chooses from; the choice is the restore machine's
+-- (cleanup-core). `archives`: for a run, every runs archive that lists it,
+-- each saying whether ops.cleanup_archived_runs records the run as deleted
+-- from it; for an object key, that key's record, whatever table it holds.
+-- `event_archives`: the run_events archives that hold events of the runs
+-- concerned (the run, or every run the object lists), which went by month
+-- before their runs.
+create function ops.cleanup_restore_sources(p_run_id text, p_object_key text)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+    with archives as (
+        select a.*,
+               exists (select from ops.cleanup_archived_runs r
+                        where r.run_id = p_run_id and r.object_key = a.object_key) as deleted_from
+          from ops.cleanup_archives a
+         where a.object_key = p_object_key
+            or (a.archive_table = 'runs' and p_run_id = any (a.ids))
+    ), runs as (
+        select case when p_object_key is null then array[p_run_id]
+                    else (select a.ids from archives a where a.object_key = p_object_key
+                           and a.archive_table = 'runs') end as run_ids
+    )
+    select json_build_object(
+        'archives', coalesce((select json_agg(json_build_object(
+                'object_key', a.object_key, 'bucket', a.bucket, 'sha256', a.sha256,
+                'table', a.archive_table, 'ids', a.ids, 'archived_at', a.archived_at,
+                'deleted_from', a.deleted_from) order by a.archived_at desc, a.object_key)
+            from archives a), '[]'::json),
+        'event_archives', coalesce((select json_agg(json_build_object(
+                'object_key', e.object_key, 'bucket', e.bucket, 'sha256', e.sha256)
+                order by e.object_key)
+            from ops.cleanup_archives e, runs
+           where e.archive_table = 'run_events' and e.run_ids && runs.run_ids), '[]'::json))::text
+$$;
+
+-- The one call that writes a restore, in one transaction: the runs from the
+-- lines of the verified runs object, then the events of `p_run_ids` from each
+-- verified run_events object (`p_event_keys[i]` holds `p_event_lines[i]`).
+-- The answer is ops.cleanup_restore_runs's, with the events of both kinds
+-- counted and the event objects named.
+create function ops.cleanup_restore(
+    p_object_key text,
+    p_lines text,
+    p_run_ids text[],
+    p_event_keys text[],
+    p_event_lines text[])
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_result jsonb;
+    v_events integer := 0;
+    v_count  integer := coalesce(cardinality(p_event_keys), 0);
+begin
+    if v_count <> coalesce(cardinality(p_event_lines), 0) then
+        raise exception 'ops.cleanup_restore: % event objects but % texts of lines',
+            v_count, coalesce(cardinality(p_event_lines), 0) using errcode = '22023';
+    end if;
+    v_result := ops.cleanup_restore_runs(p_object_key, p_lines);
+    for i in 1 .. v_count loop
+        v_events := v_events + (ops.cleanup_restore_run_events(
+            p_event_keys[i], p_run_ids, p_event_lines[i]) ->> 'run_events_restored')::integer;
+    end loop;
+    return v_result || jsonb_build_object(
+        'run_events_restored', (v_result ->> 'run_events_restored')::integer + v_events,
+        'event_objects', to_jsonb(coalesce(p_event_keys, '{}'::text[])));
+end;
+$$;
+
+revoke all on function
+    ops.cleanup_restore_sources(text, text),
+    ops.cleanup_restore(text, text, text[], text[], text[])
+    from public;
+grant execute on function
+    ops.cleanup_restore_sources(text, text),
+    ops.cleanup_restore(text, text, text[], text[], text[])
+    to service_role;
+
+-- ---------------------------------------------------------------------------
 -- The daily trigger, the way Supabase schedules Edge Functions: pg_cron runs
 -- SQL that calls the function over HTTP with pg_net, and the function's URL
 -- and the cron secret come from Vault, so no secret is in a migration or in
@@ -269,6 +426,8 @@ $$;
 -- Only the cron job (run as the owner that scheduled it) calls this: it
 -- reads a secret, and one cleanup a day is the intended pace.
 revoke all on function ops.invoke_cleanup() from public;
+comment on function ops.invoke_cleanup() is
+    'Queues a call of ops-cleanup through pg_net (URL and secret from Vault): daily by the cron job, and by ops-cleanup itself when it stopped at a budget with work left.';
 
 -- pg_cron's timezone is GMT unless cron.timezone says otherwise, as on
 -- hosted Supabase; schedule replaces a job of the same name, so applying this

@@ -25,7 +25,7 @@
 -- the archived rows whose row version is still the one read (an event
 -- applied in between has a new version and stays for the next run). Those
 -- two functions, and the rule ops.is_valid_retention, are defined once, in
--- the migrations that first create them (20261126030000_cleanup_batches,
+-- the migrations that first create them (20261126020000_cleanup,
 -- 20261126000100_ops_rules); this one changes only the tables.
 
 alter table ops.retention_policies

@@ -1,15 +1,15 @@
 //! `cargo xtask bench`: every benchmark of BENCHMARKS.md in one run.
 //!
-//! - `micro`: the ingest decision natively (criterion, `benches/decide.rs`),
+//! - `micro`: the ingest decision natively (criterion, `bench/rust/decide.rs`),
 //!   then in one `deno bench` run the wasm next to the TypeScript baseline
-//!   (`bench/ingest.bench.ts`), on the same signed fixtures.
+//!   (`bench/deno/ingest.bench.ts`), on the same signed fixtures.
 //! - `instantiate`: the wasm's size and what compiling, instantiating and
-//!   importing it costs in Deno (`bench/instantiate.bench.ts`).
+//!   importing it costs in Deno (`bench/deno/instantiate.bench.ts`).
 //! - `load`: a private local stack; pgbench on `ops.ingest_event` as the
 //!   ceiling, then end-to-end HTTP load with 10% redeliveries
-//!   (`bench/load.ts`) and the exactly-once check.
+//!   (`bench/deno/load.ts`) and the exactly-once check.
 //!
-//! Results go to `target/bench/`; `bench/report.ts` prints the summary and
+//! Results go to `target/bench/`; `bench/deno/report.ts` prints the summary and
 //! writes `target/bench/summary.md`. Not part of `cargo xtask test`: it takes
 //! a few minutes and its numbers depend on the machine.
 
@@ -83,9 +83,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
                     "--allow-write",
                     "--allow-env",
                 ])
-                .arg("bench/instantiate.bench.ts"),
+                .arg("bench/deno/instantiate.bench.ts"),
         )
-        .context("bench/instantiate.bench.ts failed")?;
+        .context("bench/deno/instantiate.bench.ts failed")?;
         write(&out.join("instantiate.json"), &json)?;
     }
     if parts.contains(&Part::Load) {
@@ -118,7 +118,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
                 "--allow-sys",
                 "--allow-write=target/bench",
             ])
-            .arg("bench/report.ts")
+            .arg("bench/deno/report.ts")
             .arg(&out),
     )?;
     Ok(ok && report.success())
@@ -163,10 +163,10 @@ fn micro(root: &Path, tools: &Tools, out: &Path) -> Result<bool> {
     let fixtures = out.join("fixtures.json");
     let probe = build_probe(root, tools, out)?;
     let criterion = |soft_sha: bool| {
-        let mut command = Command::new(install::cargo());
+        let mut command = install::cargo_command();
         command
             .current_dir(root)
-            .args(["bench", "-p", "ingest-bench", "--bench", "decide"])
+            .args(["bench", "-p", "odooops-bench", "--bench", "decide"])
             .env("OPS_BENCH_FIXTURES", &fixtures);
         if soft_sha {
             command.args(["--features", "soft-sha"]);
@@ -177,7 +177,7 @@ fn micro(root: &Path, tools: &Tools, out: &Path) -> Result<bool> {
     // the TypeScript baseline's verifier refuses them after five minutes.
     for soft_sha in [false, true] {
         cmd::run(criterion(soft_sha).arg("--no-run"))
-            .context("building benches/decide.rs failed")?;
+            .context("building bench/rust/decide.rs failed")?;
     }
     cmd::run(
         deno(root, tools)
@@ -187,27 +187,27 @@ fn micro(root: &Path, tools: &Tools, out: &Path) -> Result<bool> {
                 "--allow-env",
                 "--allow-write=target/bench",
             ])
-            .arg("bench/fixtures.ts")
+            .arg("bench/deno/fixtures.ts")
             .arg(&fixtures),
     )
-    .context("bench/fixtures.ts failed")?;
-    cmd::run(criterion(false).args(["--", "--noplot"])).context("benches/decide.rs failed")?;
+    .context("bench/deno/fixtures.ts failed")?;
+    cmd::run(criterion(false).args(["--", "--noplot"])).context("bench/rust/decide.rs failed")?;
 
-    println!("\nxtask: bench: deno bench bench/ingest.bench.ts (wasm and TypeScript)");
+    println!("\nxtask: bench: deno bench bench/deno/ingest.bench.ts (wasm and TypeScript)");
     let json = cmd::output(
         deno(root, tools)
             .args(["bench", "--json", "--allow-read", "--allow-env"])
-            .arg("bench/ingest.bench.ts")
+            .arg("bench/deno/ingest.bench.ts")
             .env("OPS_BENCH_FIXTURES", &fixtures)
             .env("OPS_BENCH_PROBE", &probe),
     )
-    .context("bench/ingest.bench.ts failed")?;
+    .context("bench/deno/ingest.bench.ts failed")?;
     write(&out.join("ingest.json"), &json)?;
 
     // Where native and wasm differ: SHA-256 without the CPU's instructions.
     println!("\nxtask: bench: native again, SHA-256 in software (--features soft-sha)");
     cmd::run(criterion(true).args(["--", "--noplot"]))
-        .context("benches/decide.rs (soft-sha) failed")?;
+        .context("bench/rust/decide.rs (soft-sha) failed")?;
     Ok(true)
 }
 
@@ -221,25 +221,25 @@ const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-/// Builds `benches/` for wasm the way `cargo xtask build` builds a function
+/// Builds `bench/rust/` for wasm the way `cargo xtask build` builds a function
 /// (release profile, wasm-bindgen for Deno, wasm-opt -Os) and returns the
 /// path of its glue module.
 fn build_probe(root: &Path, tools: &Tools, out: &Path) -> Result<std::path::PathBuf> {
-    cmd::run(Command::new(install::cargo()).current_dir(root).args([
+    cmd::run(install::cargo_command().current_dir(root).args([
         "build",
         "--release",
         "--target",
         "wasm32-unknown-unknown",
         "-p",
-        "ingest-bench",
+        "odooops-bench",
         "--lib",
     ]))
-    .context("building the wasm probe (benches/) failed")?;
+    .context("building the wasm probe (bench/rust/) failed")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|dir| !dir.is_empty())
         .map(|dir| root.join(dir))
         .unwrap_or_else(|| root.join("target"));
-    let wasm = target.join("wasm32-unknown-unknown/release/ingest_bench.wasm");
+    let wasm = target.join("wasm32-unknown-unknown/release/odooops_bench.wasm");
     let dir = out.join("probe");
     cmd::run(
         Command::new(&tools.wasm_bindgen)
@@ -249,7 +249,7 @@ fn build_probe(root: &Path, tools: &Tools, out: &Path) -> Result<std::path::Path
     )
     .context("wasm-bindgen failed on the probe")?;
     if let Some(wasm_opt) = &tools.wasm_opt {
-        let bindgen_wasm = dir.join("ingest_bench_bg.wasm");
+        let bindgen_wasm = dir.join("odooops_bench_bg.wasm");
         cmd::run(
             Command::new(wasm_opt)
                 .arg("-Os")
@@ -260,7 +260,7 @@ fn build_probe(root: &Path, tools: &Tools, out: &Path) -> Result<std::path::Path
         )
         .context("wasm-opt failed on the probe")?;
     }
-    Ok(dir.join("ingest_bench.js"))
+    Ok(dir.join("odooops_bench.js"))
 }
 
 /// CPU seconds used so far by the stack's PostgreSQL (postmaster, its
@@ -390,7 +390,7 @@ fn pgbench(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<bool
             .arg(CONCURRENCY.to_string())
             .args(["-j", "2", "-T"])
             .arg(seconds.to_string())
-            .args(["-f", "bench/ingest_event.pgbench"])
+            .args(["-f", "bench/deno/ingest_event.pgbench"])
             .env("PGDATABASE", "postgres")
             .env("PGPASSWORD", "postgres");
         command
@@ -424,7 +424,7 @@ fn load(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<bool> {
                 "--allow-read",
                 "--allow-sys=cpus",
                 "--allow-write=target/bench",
-                "bench/load.ts",
+                "bench/deno/load.ts",
                 "--concurrency",
             ])
             .arg(CONCURRENCY.to_string())

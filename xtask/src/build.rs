@@ -23,14 +23,19 @@ const WASM_OPT_FEATURES: &[&str] = &[
 /// The function crates: each folder of `functions/` with a Cargo.toml. The
 /// package is named after its folder.
 pub fn function_packages(root: &Path) -> Result<Vec<String>> {
-    let dir = root.join("functions");
+    folders_with(&root.join("functions"), "Cargo.toml")
+}
+
+/// The names of the folders of `dir` that hold `file`, sorted; none when
+/// `dir` does not exist.
+pub fn folders_with(dir: &Path, file: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    let Ok(entries) = fs::read_dir(&dir) else {
+    let Ok(entries) = fs::read_dir(dir) else {
         return Ok(names);
     };
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        if entry.path().join("Cargo.toml").is_file() {
+        if entry.path().join(file).is_file() {
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -43,11 +48,11 @@ pub fn function_packages(root: &Path) -> Result<Vec<String>> {
 pub fn build(root: &Path, tools: &Tools) -> Result<()> {
     let packages = function_packages(root)?;
     if packages.is_empty() {
-        println!("xtask: no crates in functions/; nothing to build");
+        eprintln!("xtask: no crates in functions/; nothing to build");
         return Ok(());
     }
-    println!("xtask: building {} (wasm, release)", packages.join(", "));
-    let mut cargo = Command::new(install::cargo());
+    eprintln!("xtask: building {} (wasm, release)", packages.join(", "));
+    let mut cargo = install::cargo_command();
     cargo
         .current_dir(root)
         .args(["build", "--release", "--target", "wasm32-unknown-unknown"]);
@@ -58,8 +63,10 @@ pub fn build(root: &Path, tools: &Tools) -> Result<()> {
 
     let target_dir = target_dir(root);
     for package in &packages {
-        let lib = format!("{}.wasm", package.replace('-', "_"));
-        let wasm = target_dir.join("wasm32-unknown-unknown/release").join(&lib);
+        let stem = package.replace('-', "_");
+        let wasm = target_dir
+            .join("wasm32-unknown-unknown/release")
+            .join(format!("{stem}.wasm"));
         if !wasm.is_file() {
             bail!(
                 "{} was not built; functions/{package}/Cargo.toml needs \
@@ -68,38 +75,80 @@ pub fn build(root: &Path, tools: &Tools) -> Result<()> {
             );
         }
         let out_dir = root.join("pkg").join(package);
-        // Stale files of an earlier build must not linger next to new ones.
-        if out_dir.exists() {
-            fs::remove_dir_all(&out_dir)
-                .with_context(|| format!("cannot clear {}", out_dir.display()))?;
-        }
-        cmd::run(
-            Command::new(&tools.wasm_bindgen)
-                .args(["--target", "deno", "--out-dir"])
-                .arg(&out_dir)
-                .arg(&wasm),
-        )
-        .with_context(|| format!("wasm-bindgen failed on {}", wasm.display()))?;
-
-        let bindgen_wasm = out_dir.join(format!("{}_bg.wasm", package.replace('-', "_")));
-        let bindgen_js = out_dir.join(format!("{}.js", package.replace('-', "_")));
-        let optimised = match &tools.wasm_opt {
-            Some(wasm_opt) => optimise(tools, wasm_opt, &bindgen_wasm, &bindgen_js)?,
-            None => " (not optimised: wasm-opt is not installed)",
-        };
+        let (bindgen_wasm, optimised) = bindgen(tools, &wasm, &out_dir, &stem)?;
         let size = fs::metadata(&bindgen_wasm)
             .with_context(|| format!("cannot read {}", bindgen_wasm.display()))?
             .len();
-        println!(
-            "xtask: pkg/{package}/{}: {:.1} KiB{optimised}",
-            bindgen_wasm
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        eprintln!(
+            "xtask: pkg/{package}/{stem}_bg.wasm: {:.1} KiB{optimised}",
             size as f64 / 1024.0
         );
     }
     Ok(())
+}
+
+/// Whether `pkg/<package>/` was built after every source it comes from
+/// changed (the crates, the function crates, the manifests and the lock):
+/// a command that only needs the wasm then skips the build (and its
+/// wasm-bindgen and wasm-opt passes, seconds each).
+pub fn is_fresh(root: &Path, package: &str) -> bool {
+    let glue = root
+        .join("pkg")
+        .join(package)
+        .join(format!("{}.js", package.replace('-', "_")));
+    let Ok(built) = fs::metadata(&glue).and_then(|meta| meta.modified()) else {
+        return false;
+    };
+    let sources = ["crates", "functions", "Cargo.toml", "Cargo.lock"];
+    !sources
+        .iter()
+        .any(|source| changed_after(&root.join(source), built))
+}
+
+/// Whether `path`, or anything below it, was modified after `time`.
+fn changed_after(path: &Path, time: std::time::SystemTime) -> bool {
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    if meta.modified().is_ok_and(|modified| modified > time) {
+        return true;
+    }
+    meta.is_dir()
+        && fs::read_dir(path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|entry| changed_after(&entry.path(), time))
+        })
+}
+
+/// Runs wasm-bindgen for Deno on `wasm` into a fresh `out_dir` and shrinks
+/// the result with wasm-opt when it is installed; returns the wasm written
+/// and what was done to it.
+pub fn bindgen(
+    tools: &Tools,
+    wasm: &Path,
+    out_dir: &Path,
+    stem: &str,
+) -> Result<(PathBuf, &'static str)> {
+    // Stale files of an earlier build must not linger next to new ones.
+    if out_dir.exists() {
+        fs::remove_dir_all(out_dir)
+            .with_context(|| format!("cannot clear {}", out_dir.display()))?;
+    }
+    cmd::run(
+        Command::new(&tools.wasm_bindgen)
+            .args(["--target", "deno", "--out-dir"])
+            .arg(out_dir)
+            .arg(wasm),
+    )
+    .with_context(|| format!("wasm-bindgen failed on {}", wasm.display()))?;
+    let bindgen_wasm = out_dir.join(format!("{stem}_bg.wasm"));
+    let bindgen_js = out_dir.join(format!("{stem}.js"));
+    let optimised = match &tools.wasm_opt {
+        Some(wasm_opt) => optimise(tools, wasm_opt, &bindgen_wasm, &bindgen_js)?,
+        None => " (not optimised: wasm-opt is not installed)",
+    };
+    Ok((bindgen_wasm, optimised))
 }
 
 /// Shrinks the wasm in place, keeping the original if the optimised module
@@ -119,7 +168,7 @@ fn optimise(tools: &Tools, wasm_opt: &Path, wasm: &Path, js: &Path) -> Result<&'
     let verdict = if loads_in_deno(tools, js) {
         " (wasm-opt -Os)"
     } else {
-        println!(
+        eprintln!(
             "xtask: warning: the wasm-opt output of {} does not load in Deno; \
              keeping the unoptimised wasm",
             wasm.display()
@@ -149,7 +198,7 @@ fn loads_in_deno(tools: &Tools, js: &Path) -> bool {
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target/`.
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
         Some(dir) => root.join(dir),
         None => root.join("target"),

@@ -20,9 +20,9 @@ const SUPABASE_CLI_VERSION: &str = "2.117.0";
 /// wasm-opt from npm: Debian 12's binaryen 108 points the exported externref
 /// table of wasm-bindgen output at the wrong table, which breaks the module.
 const BINARYEN_VERSION: &str = "132.0.0";
-/// The local stack's S3 server, `tools/s3-local`: s3s-fs's store with
+/// The local stack's S3 server, `dev/s3-local`: s3s-fs's store with
 /// TCP_NODELAY (see its crate docs), built from this repository.
-const S3_LOCAL_DIR: &str = "tools/s3-local";
+const S3_LOCAL_DIR: &str = "dev/s3-local";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian packages the local stack and the database tests need.
@@ -57,7 +57,7 @@ pub struct Tools {
     pub supabase: PathBuf,
     pub wasm_bindgen: PathBuf,
     pub wasm_bindgen_test_runner: PathBuf,
-    /// The S3 server (`tools/s3-local`).
+    /// The S3 server (`dev/s3-local`).
     pub s3_server: PathBuf,
     /// `None` when binaryen could not be installed: the wasm is then only larger.
     pub wasm_opt: Option<PathBuf>,
@@ -220,7 +220,7 @@ fn ensure_schema_python(root: &Path, tools: &Tools) -> Result<()> {
     if !has_ensurepip {
         ensure_debian(&["python3-venv"])?;
     }
-    println!(
+    eprintln!(
         "xtask: installing {} (pip, pinned with hashes in {SCHEMA_REQUIREMENTS}) into {}",
         requirement_pins(&requirements).join(", "),
         venv.display()
@@ -276,7 +276,7 @@ fn ensure_schema_python(root: &Path, tools: &Tools) -> Result<()> {
     Ok(())
 }
 
-/// Builds `tools/s3-local` into the tools directory when it is missing or its
+/// Builds `dev/s3-local` into the tools directory when it is missing or its
 /// sources changed since it was built (a stamp next to the binary holds them).
 fn ensure_s3_server(root: &Path, tools: &Tools) -> Result<()> {
     let source = root.join(S3_LOCAL_DIR);
@@ -292,18 +292,14 @@ fn ensure_s3_server(root: &Path, tools: &Tools) -> Result<()> {
         return Ok(());
     }
     let cargo_root = tools.dir.join("cargo");
-    println!(
+    eprintln!(
         "xtask: building the S3 server ({S3_LOCAL_DIR}: s3s-fs's store, cargo install --locked) into {}",
         cargo_root.display()
     );
+    // Always `--locked`: the tool has its own lock file, committed with it.
     cmd::run(
-        Command::new(cargo())
-            .arg("install")
-            .arg("--locked")
-            .arg("--force")
-            .arg("--root")
-            .arg(&cargo_root)
-            .arg("--target-dir")
+        cargo_install(tools)
+            .args(["--locked", "--force", "--target-dir"])
             .arg(tools.dir.join("build/s3-local"))
             .arg("--path")
             .arg(&source),
@@ -375,7 +371,7 @@ fn ensure_npm(tools: &Tools) -> Result<()> {
         return Ok(());
     }
     let prefix = tools.dir.join("npm");
-    println!(
+    eprintln!(
         "xtask: installing deno {DENO_VERSION}, supabase {SUPABASE_CLI_VERSION} and \
          binaryen {BINARYEN_VERSION} (npm) into {}",
         prefix.display()
@@ -442,9 +438,9 @@ fn ensure_debian(required: &[&str]) -> Result<()> {
         command
     };
 
-    println!("xtask: updating the apt package lists");
+    eprintln!("xtask: updating the apt package lists");
     cmd::run(&mut apt(&["update"])).context("`apt-get update` failed")?;
-    println!("xtask: installing {list} (apt)");
+    eprintln!("xtask: installing {list} (apt)");
     cmd::run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing))
         .with_context(|| format!("cannot install {list}; install them by hand and retry"))
 }
@@ -460,7 +456,7 @@ fn ensure_wasm_target() -> Result<()> {
     if installed.lines().any(|line| line.trim() == WASM_TARGET) {
         return Ok(());
     }
-    println!("xtask: installing rust target {WASM_TARGET} (rustup)");
+    eprintln!("xtask: installing rust target {WASM_TARGET} (rustup)");
     cmd::run(Command::new(&rustup).args(["target", "add", WASM_TARGET]))
         .with_context(|| format!("cannot add the rust target {WASM_TARGET}"))
 }
@@ -470,11 +466,7 @@ fn ensure_wasm_target() -> Result<()> {
 fn locked_version(root: &Path, package: &str) -> Result<String> {
     let lock_path = root.join("Cargo.lock");
     if !lock_path.exists() {
-        cmd::run(
-            Command::new(cargo())
-                .arg("generate-lockfile")
-                .current_dir(root),
-        )?;
+        cmd::run(cargo_command().arg("generate-lockfile").current_dir(root))?;
     }
     let lock = fs::read_to_string(&lock_path)
         .with_context(|| format!("cannot read {}", lock_path.display()))?;
@@ -516,17 +508,14 @@ fn ensure_cargo_tool(
         return Ok(());
     }
     let root = tools.dir.join("cargo");
-    println!(
+    eprintln!(
         "xtask: installing {krate} {version} (cargo install) into {}",
         root.display()
     );
-    // No --locked: the lock file shipped in these crates pins a version that
-    // the registry mirror here lacks; resolving afresh works.
+    // Locally it resolves afresh, which also works from a registry mirror that
+    // lacks a version the crate's shipped lock pins; under CI it is --locked.
     cmd::run(
-        Command::new(cargo())
-            .arg("install")
-            .arg("--root")
-            .arg(&root)
+        cargo_install(tools)
             .arg(krate)
             .arg("--version")
             .arg(format!("={version}"))
@@ -535,11 +524,57 @@ fn ensure_cargo_tool(
     .with_context(|| format!("cannot install {krate} {version} with cargo"))
 }
 
+/// `cargo install --root <tools>/cargo`, for the caller to complete. Under
+/// CI it is `--locked` like every cargo command there ([`cargo_command`]):
+/// the installed crate's own lock file decides its dependencies.
+fn cargo_install(tools: &Tools) -> Command {
+    let mut command = cargo_command();
+    command
+        .arg("install")
+        .arg("--root")
+        .arg(tools.dir.join("cargo"));
+    command
+}
+
 /// The cargo that runs us (so nested builds use the same toolchain).
-pub fn cargo() -> PathBuf {
+fn cargo() -> PathBuf {
     env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+/// Whether we run under CI: `CI` is set, as CI services do, to anything but
+/// empty, `false` or `0`.
+pub fn ci() -> bool {
+    is_ci(env::var("CI").ok().as_deref())
+}
+
+fn is_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|value| !matches!(value.trim(), "" | "false" | "0"))
+}
+
+/// A cargo command; under CI with `--locked` (a global option, valid before
+/// any subcommand), so CI fails when Cargo.lock does not match the manifests
+/// instead of quietly resolving other versions.
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(cargo());
+    if ci() {
+        command.arg("--locked");
+    }
+    command
+}
+
+/// A Deno subcommand (`run`, `test`, `bench`, ...); under CI those that
+/// resolve modules get `--frozen`, so an out-of-date deno.lock is an error
+/// there while local development may still update it (deno.json keeps
+/// `"frozen": false`).
+pub fn deno_command(tools: &Tools, subcommand: &str) -> Command {
+    let mut command = Command::new(&tools.deno);
+    command.arg(subcommand);
+    if ci() && matches!(subcommand, "run" | "test" | "bench" | "cache" | "install") {
+        command.arg("--frozen");
+    }
+    command
 }
 
 #[cfg(test)]
@@ -573,6 +608,16 @@ mod tests {
         assert!(python_version("Python 3.9.2").unwrap() < SCHEMA_PYTHON_MIN);
         assert!(python_version("Python 3.13.0").unwrap() >= SCHEMA_PYTHON_MIN);
         assert_eq!(python_version("Python"), None);
+    }
+
+    #[test]
+    fn ci_is_any_value_but_empty_false_or_zero() {
+        assert!(is_ci(Some("true")));
+        assert!(is_ci(Some("1")));
+        assert!(!is_ci(Some("false")));
+        assert!(!is_ci(Some("0")));
+        assert!(!is_ci(Some("")));
+        assert!(!is_ci(None));
     }
 
     #[test]

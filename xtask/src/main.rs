@@ -15,8 +15,11 @@
 //!   secrets are written to `.dev/stack.env`; the secrets are kept across
 //!   restarts.
 //! - `cargo xtask sample`: sends a signed sample event to the running `dev`
-//!   stack (`scripts/send-sample.ts` with `.dev/stack.env`).
-//! - `cargo xtask test [--layer rust|wasm|pgtap|deno|schema|lint]...`: builds, starts a
+//!   stack (`dev/send-sample.ts` with `.dev/stack.env`).
+//! - `cargo xtask restore (--run <run_id> | --object <key>)`: puts runs that
+//!   ops-cleanup archived back into the ops tables (`scripts/restore.ts`),
+//!   with the environment's settings or those of `.dev/stack.env`.
+//! - `cargo xtask test [--layer lint|rust|wasm|pgtap|deno|schema|advisors]...`: builds, starts a
 //!   private stack on free ports and runs every test layer (all by default),
 //!   ending with the line `N passed, N failed`. This is what CI runs.
 //! - `cargo xtask install`: installs the pinned tools only.
@@ -24,7 +27,7 @@
 //!   of BENCHMARKS.md, with a private stack for the load part; not run by CI.
 //!
 //! Every command first installs what it needs and is missing (the wasm
-//! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs (`tools/s3-local`), Deno, the Supabase
+//! target, wasm-bindgen-cli matching Cargo.lock, s3s-fs (`dev/s3-local`), Deno, the Supabase
 //! CLI, PostgreSQL packages), into a tools directory shared between clones:
 //! `$ODOOOPS_TOOLS_DIR`, else `$XDG_CACHE_HOME/odooops/tools`, else
 //! `$HOME/.cache/odooops/tools`.
@@ -42,7 +45,7 @@ mod stack;
 mod test;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
@@ -59,7 +62,9 @@ commands:
   build                     build the wasm of every function into pkg/
   dev                       run the local stack until Ctrl-C
   sample                    send a signed sample event to the `dev` stack
-  test [--layer <name>]...  run the test layers: rust, wasm, pgtap, deno, schema, lint (default: all)
+  restore (--run <id> | --object <key>)
+                            put archived runs back (settings from the environment or .dev/stack.env)
+  test [--layer <name>]...  run the test layers: lint, rust, wasm, pgtap, deno, schema, advisors (default: all)
   install                   install the pinned tools only
   bench [--part <name>]...  run the benchmarks: micro, instantiate, load (default: all)
 ";
@@ -92,7 +97,7 @@ fn run(mut args: impl Iterator<Item = String>) -> Result<bool> {
     let root = repo_root()?;
     let command = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
-    if command != "test" && command != "bench" && !rest.is_empty() {
+    if !matches!(command.as_str(), "test" | "bench" | "restore") && !rest.is_empty() {
         bail!("`{command}` takes no arguments\n\n{USAGE}");
     }
     match command.as_str() {
@@ -102,6 +107,7 @@ fn run(mut args: impl Iterator<Item = String>) -> Result<bool> {
         }
         "dev" => dev(&root)?,
         "sample" => sample(&root)?,
+        "restore" => return restore(&root, &rest),
         "test" => return test::run(&root, &parse_layers(&rest)?),
         "bench" => return bench::run(&root, &rest),
         "install" => {
@@ -178,25 +184,66 @@ fn dev(root: &Path) -> Result<()> {
     }
 }
 
+/// Runs the restore command (`scripts/restore.ts`, the functions' executor
+/// with ops-cleanup's restore machine) with `args`. Its settings come from
+/// the environment (`SUPABASE_DB_URL`, `S3_ENDPOINT`, `S3_BUCKET`, the AWS
+/// keys), or, when `SUPABASE_DB_URL` is not set, from `.dev/stack.env`.
+/// Succeeds when the command exits 0; its exit code is passed on.
+fn restore(root: &Path, args: &[String]) -> Result<bool> {
+    let tools = install::ensure(root, Scope::Build)?;
+    if !build::is_fresh(root, "ops-cleanup") {
+        build::build(root, &tools)?;
+    }
+    let mut command = install::deno_command(&tools, "run");
+    command
+        .current_dir(root)
+        .args([
+            "--allow-net",
+            "--allow-env",
+            "--allow-read",
+            "--allow-sys=osRelease",
+            "scripts/restore.ts",
+        ])
+        .args(args);
+    if std::env::var_os("SUPABASE_DB_URL").is_none() {
+        let env_file = root.join(".dev/stack.env");
+        let text = std::fs::read_to_string(&env_file).map_err(|_| {
+            anyhow!(
+                "SUPABASE_DB_URL is not set and there is no .dev/stack.env: set the database \
+                 and S3 settings, or start `cargo xtask dev` first"
+            )
+        })?;
+        eprintln!("xtask: restore with the settings of .dev/stack.env");
+        command.envs(stack::parse_env_file(&text));
+    }
+    let status = command
+        .status()
+        .context("cannot run the restore command with deno")?;
+    match status.code() {
+        Some(0) => Ok(true),
+        Some(code) => std::process::exit(code),
+        None => Ok(false),
+    }
+}
+
 fn sample(root: &Path) -> Result<()> {
     let env_file = root.join(".dev/stack.env");
     let text = std::fs::read_to_string(&env_file).map_err(|_| {
         anyhow!("no .dev/stack.env: start `cargo xtask dev` first (in another terminal)")
     })?;
-    let script = root.join("scripts/send-sample.ts");
+    let script = root.join("dev/send-sample.ts");
     if !script.is_file() {
-        bail!("scripts/send-sample.ts is missing");
+        bail!("dev/send-sample.ts is missing");
     }
     let tools = install::ensure(root, Scope::Deno)?;
     cmd::run(
-        Command::new(&tools.deno)
+        install::deno_command(&tools, "run")
             .current_dir(root)
             .args([
-                "run",
                 "--allow-net",
                 "--allow-env",
                 "--allow-read",
-                "scripts/send-sample.ts",
+                "dev/send-sample.ts",
             ])
             .envs(stack::parse_env_file(&text)),
     )

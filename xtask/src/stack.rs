@@ -107,7 +107,7 @@ pub fn start(root: &Path, tools: &Tools, mode: Mode) -> Result<Stack> {
     migrate(root, tools, ports.db)?;
 
     println!(
-        "xtask: starting s3s-fs (tools/s3-local) on 127.0.0.1:{}",
+        "xtask: starting s3s-fs (dev/s3-local) on 127.0.0.1:{}",
         ports.s3
     );
     let s3_log = dirs.logs.join("s3s-fs.log");
@@ -676,16 +676,15 @@ fn start_functions(
     port: u16,
     log: Option<&Path>,
 ) -> Result<u32> {
-    let mut command = Command::new(&tools.deno);
+    let mut command = crate::install::deno_command(tools, "run");
     command
         .current_dir(root)
         .args([
-            "run",
             "--allow-net",
             "--allow-env",
             "--allow-read",
             "--allow-sys",
-            "xtask/functions-serve.ts",
+            "dev/functions-serve.ts",
             "--port",
         ])
         .arg(port.to_string())

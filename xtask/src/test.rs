@@ -22,17 +22,20 @@ pub enum Layer {
     Pgtap,
     Deno,
     Schema,
+    /// `supabase db lint` and Supabase's advisors against the stack's schema.
+    Advisors,
     Lint,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 7] = [
+        Layer::Lint,
         Layer::Rust,
         Layer::Wasm,
         Layer::Pgtap,
         Layer::Deno,
         Layer::Schema,
-        Layer::Lint,
+        Layer::Advisors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Layer {
             Layer::Pgtap => "pgtap",
             Layer::Deno => "deno",
             Layer::Schema => "schema",
+            Layer::Advisors => "advisors",
             Layer::Lint => "lint",
         }
     }
@@ -52,16 +56,17 @@ impl Layer {
             .find(|layer| layer.name() == name)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown layer {name:?}; expected one of rust, wasm, pgtap, deno, schema, lint"
+                    "unknown layer {name:?}; expected one of lint, rust, wasm, pgtap, deno, schema, advisors"
                 )
             })
     }
 
     fn needs_stack(self) -> bool {
-        // The lint layer includes `supabase db lint`, which needs the database.
+        // The lint layer reads only the sources; the database's own lints
+        // are the advisors layer.
         matches!(
             self,
-            Layer::Pgtap | Layer::Deno | Layer::Schema | Layer::Lint
+            Layer::Pgtap | Layer::Deno | Layer::Schema | Layer::Advisors
         )
     }
 }
@@ -223,7 +228,10 @@ fn run_layer(root: &Path, tools: &Tools, layer: Layer, stack: Option<&Stack>) ->
         (Layer::Pgtap, Some(stack)) => (pgtap_command(root, tools, stack), parse_pg_prove),
         (Layer::Deno, Some(stack)) => (deno_command(root, tools, stack), parse_deno),
         (Layer::Schema, Some(stack)) => (schema::command(root, tools, stack), schema::parse),
-        (Layer::Lint, Some(stack)) => return run_lint(root, tools, stack),
+        (Layer::Lint, _) => return run_checks(Layer::Lint, lint_checks(root, tools)),
+        (Layer::Advisors, Some(stack)) => {
+            return run_checks(Layer::Advisors, advisors_checks(root, tools, stack))
+        }
         (_, None) => return Outcome::broken(layer, "the stack is not running".to_string()),
     };
     let mut command = match prepared {
@@ -242,12 +250,15 @@ fn run_layer(root: &Path, tools: &Tools, layer: Layer, stack: Option<&Stack>) ->
 
 type Parser = fn(&str, ExitStatus) -> Option<Counts>;
 
-/// The house rules that tools check: formatting, clippy, deno lint and
-/// `supabase db lint` (plpgsql_check). Each check is one test: it passes when
-/// its command exits 0.
-fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
+/// One named check: it passes when its command exits 0.
+type Check = (&'static str, Command);
+
+/// The house rules that tools check on the sources alone, in seconds and
+/// without a stack: formatting, clippy (native, wasm and the S3 server),
+/// rustdoc with warnings denied, deno fmt and deno lint.
+fn lint_checks(root: &Path, tools: &Tools) -> Result<Vec<Check>> {
     let cargo = || {
-        let mut command = Command::new(install::cargo());
+        let mut command = install::cargo_command();
         command.current_dir(root);
         command
     };
@@ -256,7 +267,7 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         command.current_dir(root).env("NO_COLOR", "1");
         command
     };
-    let mut checks: Vec<(&str, Command)> = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     checks.push(("cargo fmt --check", fmt));
@@ -270,14 +281,19 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         "warnings",
     ]);
     checks.push(("cargo clippy (native)", clippy));
-    // The S3 server tool is its own workspace (see tools/s3-local); clippy
+    // Broken intra-doc links and malformed docs fail like any other warning.
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    checks.push(("cargo doc --no-deps", doc));
+    // The S3 server tool is its own workspace (see dev/s3-local); clippy
     // reuses the build directory its installation left in the tools dir.
-    let s3_local = root.join("tools/s3-local/Cargo.toml");
+    let s3_local = root.join("dev/s3-local/Cargo.toml");
     let mut fmt_s3 = cargo();
     fmt_s3
         .args(["fmt", "--check", "--manifest-path"])
         .arg(&s3_local);
-    checks.push(("cargo fmt --check (tools/s3-local)", fmt_s3));
+    checks.push(("cargo fmt --check (dev/s3-local)", fmt_s3));
     let mut clippy_s3 = cargo();
     clippy_s3
         .args(["clippy", "--release", "--locked", "--manifest-path"])
@@ -285,24 +301,21 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         .arg("--target-dir")
         .arg(tools.dir.join("build/s3-local"))
         .args(["--", "-D", "warnings"]);
-    checks.push(("cargo clippy (tools/s3-local)", clippy_s3));
-    match build::function_packages(root) {
-        Ok(packages) if !packages.is_empty() => {
-            let mut clippy_wasm = cargo();
-            clippy_wasm.args([
-                "clippy",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--all-targets",
-            ]);
-            for package in packages {
-                clippy_wasm.arg("-p").arg(package);
-            }
-            clippy_wasm.args(["--", "-D", "warnings"]);
-            checks.push(("cargo clippy (wasm)", clippy_wasm));
+    checks.push(("cargo clippy (dev/s3-local)", clippy_s3));
+    let packages = build::function_packages(root)?;
+    if !packages.is_empty() {
+        let mut clippy_wasm = cargo();
+        clippy_wasm.args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+        ]);
+        for package in packages {
+            clippy_wasm.arg("-p").arg(package);
         }
-        Ok(_) => {}
-        Err(error) => return Outcome::broken(Layer::Lint, format!("layer lint: {error:#}")),
+        clippy_wasm.args(["--", "-D", "warnings"]);
+        checks.push(("cargo clippy (wasm)", clippy_wasm));
     }
     let mut deno_fmt = deno();
     deno_fmt.args(["fmt", "--check"]);
@@ -310,6 +323,12 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
     let mut deno_lint = deno();
     deno_lint.arg("lint");
     checks.push(("deno lint", deno_lint));
+    Ok(checks)
+}
+
+/// The database's own lints on the migrated schema: `supabase db lint`
+/// (plpgsql_check) and Supabase's advisors.
+fn advisors_checks(root: &Path, tools: &Tools, stack: &Stack) -> Result<Vec<Check>> {
     // `supabase db <args> --db-url <the stack's database>`.
     let supabase_db = |args: &[&str]| {
         let mut command = stack::supabase_cli(tools, root);
@@ -320,36 +339,46 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
             .arg(stack::cli_db_url(stack.ports.db));
         command
     };
-    // Our schema only: `extensions` holds pgTAP once the pgtap layer ran, and
-    // plpgsql_check finds errors in pgTAP's own version-specific code.
-    checks.push((
-        "supabase db lint",
-        supabase_db(&[
-            "lint",
-            "--schema",
-            "ops",
-            "--level",
-            "warning",
-            "--fail-on",
-            "error",
-        ]),
-    ));
-    // Supabase's advisors (the dashboard's Security and Performance lints),
-    // as a user's hosted project would show them: nothing at warn level or
-    // above. INFO findings are printed; the README lists those we keep and why.
-    checks.push((
-        "supabase db advisors",
-        supabase_db(&[
-            "advisors",
-            "--type",
-            "all",
-            "--level",
-            "info",
-            "--fail-on",
-            "warn",
-        ]),
-    ));
+    Ok(vec![
+        // Our schema only: `extensions` holds pgTAP once the pgtap layer ran,
+        // and plpgsql_check finds errors in pgTAP's own version-specific code.
+        (
+            "supabase db lint",
+            supabase_db(&[
+                "lint",
+                "--schema",
+                "ops",
+                "--level",
+                "warning",
+                "--fail-on",
+                "error",
+            ]),
+        ),
+        // Supabase's advisors (the dashboard's Security and Performance
+        // lints), as a user's hosted project would show them: nothing at warn
+        // level or above. INFO findings are printed; the README lists those we
+        // keep and why.
+        (
+            "supabase db advisors",
+            supabase_db(&[
+                "advisors",
+                "--type",
+                "all",
+                "--level",
+                "info",
+                "--fail-on",
+                "warn",
+            ]),
+        ),
+    ])
+}
 
+/// Runs each check as one test of `layer`.
+fn run_checks(layer: Layer, checks: Result<Vec<Check>>) -> Outcome {
+    let checks = match checks {
+        Ok(checks) => checks,
+        Err(error) => return Outcome::broken(layer, format!("layer {}: {error:#}", layer.name())),
+    };
     let mut counts = Counts::default();
     for (name, mut command) in checks {
         let passed = match cmd::tee(&mut command) {
@@ -360,7 +389,8 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
             }
         };
         println!(
-            "xtask: lint check {name}: {}",
+            "xtask: {} check {name}: {}",
+            layer.name(),
             if passed { "ok" } else { "FAILED" }
         );
         if passed {
@@ -370,14 +400,14 @@ fn run_lint(root: &Path, tools: &Tools, stack: &Stack) -> Outcome {
         }
     }
     Outcome {
-        layer: Layer::Lint,
+        layer,
         counts,
         problem: None,
     }
 }
 
 fn rust_command(root: &Path) -> Result<Option<Command>> {
-    let mut command = Command::new(install::cargo());
+    let mut command = install::cargo_command();
     command.current_dir(root).args(["test", "--workspace"]);
     // The function crates are wasm bindings: their tests run in the wasm layer.
     for package in build::function_packages(root)? {
@@ -391,7 +421,7 @@ fn wasm_command(root: &Path, tools: &Tools) -> Result<Option<Command>> {
     if packages.is_empty() {
         return Ok(None);
     }
-    let mut command = Command::new(install::cargo());
+    let mut command = install::cargo_command();
     command
         .current_dir(root)
         .args(["test", "--target", "wasm32-unknown-unknown"])
@@ -440,10 +470,10 @@ fn deno_command(root: &Path, tools: &Tools, stack: &Stack) -> Result<Option<Comm
     if dirs.is_empty() {
         return Ok(None);
     }
-    let mut command = Command::new(&tools.deno);
+    let mut command = install::deno_command(tools, "test");
     command
         .current_dir(root)
-        .args(["test", "--allow-all"])
+        .arg("--allow-all")
         .args(dirs)
         .envs(stack.env.iter().map(|(key, value)| (key, value)))
         .env("NO_COLOR", "1");

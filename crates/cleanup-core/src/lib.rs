@@ -2,14 +2,19 @@
 //!
 //! [`cleanup_plan`] decides what retention removes; this crate decides the
 //! rest of an invocation: who may call it ([`start`]), what one batch writes
-//! and deletes ([`Run::step`]: archive objects to put and verify, then the
+//! and deletes ([`Progress::step`]: archive objects to put and verify, then the
 //! one transactional SQL commit), whether another batch fits the invocation's
-//! time and CPU ([`Run::should_continue`]), whether to ask for another
-//! invocation ([`Run::wants_follow_up`]), and what to answer ([`Run::finish`]).
-//! The shim does the I/O in the order the crate gives it, which is the order
-//! that loses nothing: put each archive (conditional, with its SHA-256),
-//! verify it, commit (delete exactly the archived rows that did not change),
-//! then delete the S3 objects the commit queued.
+//! time and CPU ([`Progress::should_continue`]), whether to ask for another
+//! invocation ([`Progress::wants_follow_up`]), and what to answer ([`Progress::finish`]).
+//!
+//! [`Invocation`] puts it together as a [`function_io::Machine`]: the
+//! request, `now` and the lease holder (random, made by the executor) go
+//! in, and the executor polls it for every statement and S3 call in the
+//! order that loses nothing — take the lease, read the policies and compute
+//! the candidate bounds, then per batch read, put each archive
+//! (conditional, with its SHA-256) and verify it, commit (delete exactly the
+//! archived rows that did not change), delete the S3 objects the commit
+//! queued; release the lease, ask for the next invocation, answer.
 //!
 //! ```
 //! use cleanup_core::{start, Config, Start};
@@ -18,6 +23,12 @@
 //! let config = Config::new(Some("s3cret-token-of-at-least-16"), Some("odooops-archives"));
 //! let headers = BTreeMap::from([("authorization".to_owned(), "Bearer wrong".to_owned())]);
 //! let Start::Respond { response } = start(&config, "POST", &headers, b"{}", true) else { panic!() };
+//! assert_eq!(response.status, 401);
+//!
+//! // As a machine, the refusal is its only I/O.
+//! use function_io::{Io, Machine};
+//! let invocation = cleanup_core::Invocation::new(&config, "POST", &headers, b"{}", true, "holder", 0.0);
+//! let Io::Respond { response } = invocation.poll() else { panic!() };
 //! assert_eq!(response.status, 401);
 //! ```
 #![deny(missing_docs)]
@@ -62,12 +73,12 @@ pub const TIME_BUDGET_MS: f64 = 90_000.0;
 /// more in a cold isolate (compiling the wasm and the JavaScript), so 32 MiB
 /// is about 1.4 s cold and 0.9 s warm: under the 1.5 s the function aims for.
 /// What is left is done by the next invocation, which the function asks for
-/// ([`Run::wants_follow_up`]).
+/// ([`Progress::wants_follow_up`]).
 pub const READ_BUDGET_BYTES: u64 = 32 << 20;
 
 /// Queued S3 deletes listed per page (`ops.cleanup_s3_pending`'s limit).
 /// The queue is shared by every project, so an invocation deletes page after
-/// page until it is empty or a budget is spent ([`Run::should_drain`]). The
+/// page until it is empty or a budget is spent ([`Progress::should_drain`]). The
 /// budgets are checked between pages, so a page is what an invocation may
 /// overrun them by: 250 deletes are about 0.2 s of CPU
 /// ([`S3_DELETE_COST_BYTES`]) and, at S3's 20-30 ms a request, under 10 s,
@@ -117,18 +128,8 @@ impl Config {
     }
 }
 
-/// An HTTP response, ready to send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Header pairs.
-    pub headers: Vec<(String, String)>,
-    /// The body (JSON).
-    pub body: String,
-    /// The fields of the invocation's log line.
-    pub log: LogFields,
-}
+/// An HTTP response, ready to send, with this function's log fields.
+pub type Response = function_io::Response<LogFields>;
 
 /// What the log line of one invocation says, besides its duration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -152,7 +153,10 @@ fn problem(status: u16, slug: &str, title: &str, detail: &str) -> Response {
         "application/problem+json".to_owned(),
     )];
     if status == 503 {
-        headers.push(("retry-after".to_owned(), "60".to_owned()));
+        headers.push((
+            "retry-after".to_owned(),
+            function_io::RETRY_AFTER_SECONDS.to_string(),
+        ));
     }
     if status == 405 {
         headers.push(("allow".to_owned(), "POST".to_owned()));
@@ -161,14 +165,14 @@ fn problem(status: u16, slug: &str, title: &str, detail: &str) -> Response {
         status,
         headers,
         body: json!({
-            "type": format!("urn:odooops:problem:{slug}"),
+            "type": function_io::problem_type(slug),
             "title": title,
             "status": status,
             "detail": detail,
         })
         .to_string(),
         log: LogFields {
-            outcome: slug.to_owned(),
+            outcome: function_io::outcome_of(slug),
             status,
             ..LogFields::default()
         },
@@ -196,7 +200,7 @@ pub enum Start {
         limit: u32,
         /// The lease's length.
         lease_seconds: u32,
-        /// [`Run::new`]'s CPU stand-in.
+        /// [`Progress::new`]'s CPU stand-in.
         read_budget_bytes: u64,
     },
 }
@@ -404,7 +408,7 @@ pub enum Stage {
     S3Delete,
 }
 
-/// Whether the next invocation was asked for (see [`Run::wants_follow_up`]).
+/// Whether the next invocation was asked for (see [`Progress::wants_follow_up`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUp {
@@ -417,7 +421,7 @@ pub enum FollowUp {
 
 /// One invocation: its batches, totals and answer.
 #[derive(Debug)]
-pub struct Run {
+pub struct Progress {
     dry_run: bool,
     bucket: String,
     limit: u32,
@@ -437,11 +441,11 @@ pub struct Run {
     s3_queued: bool,
 }
 
-impl Run {
+impl Progress {
     /// A new invocation: `limit` and `read_budget_bytes` as [`Start::Run`]
     /// gives them.
-    pub fn new(dry_run: bool, bucket: &str, limit: u32, read_budget_bytes: u64) -> Run {
-        Run {
+    pub fn new(dry_run: bool, bucket: &str, limit: u32, read_budget_bytes: u64) -> Progress {
+        Progress {
             dry_run,
             bucket: bucket.to_owned(),
             limit,
@@ -461,6 +465,11 @@ impl Run {
         }
     }
 
+    /// Whether this is a dry run: plan and answer, change nothing.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
     /// What the invocation has spent of its CPU stand-in: the bytes read and
     /// planned, and the S3 deletes done.
     fn spent(&self) -> u64 {
@@ -474,15 +483,26 @@ impl Run {
 
     /// Plans one batch from `ops.cleanup_read`'s answer.
     pub fn step(&mut self, read: &str) -> Result<Step, Response> {
+        let read = self.parse_read(read)?;
+        self.plan_read(read)
+    }
+
+    /// Reads `ops.cleanup_read`'s answer; what it cost counts against the
+    /// CPU stand-in whether or not it is planned.
+    fn parse_read(&mut self, read: &str) -> Result<Read, Response> {
         self.bytes_read += read.len() as u64;
-        let read: Read = serde_json::from_str(read).map_err(|err| {
+        serde_json::from_str(read).map_err(|err| {
             problem(
                 503,
                 "unexpected-input",
                 "Temporarily unavailable",
                 &format!("the database answered in an unexpected form: {err}"),
             )
-        })?;
+        })
+    }
+
+    /// Plans one batch from a parsed read.
+    fn plan_read(&mut self, read: Read) -> Result<Step, Response> {
         let plan = cleanup_plan::plan(&read.input).map_err(|err| {
             problem(
                 503,
@@ -598,7 +618,7 @@ impl Run {
     }
 
     /// The S3 objects of one page of `ops.cleanup_s3_pending` (asked for
-    /// [`Run::s3_page`] of them), split into bucket and key, and whether the
+    /// [`Progress::s3_page`] of them), split into bucket and key, and whether the
     /// queue may hold more once they are deleted: a full page may have left
     /// some behind, a shorter one was the rest of the queue. Entries that are
     /// not `s3://bucket/key` are skipped (the schema's constraints make them
@@ -634,7 +654,7 @@ impl Run {
     /// After a page of S3 deletes: whether to list and delete another,
     /// `elapsed_ms` into the invocation. The queue may hold more (the last
     /// page was full), and the time and the CPU stand-in have room; what is
-    /// left is for the next invocation ([`Run::wants_follow_up`]).
+    /// left is for the next invocation ([`Progress::wants_follow_up`]).
     pub fn should_drain(&self, elapsed_ms: f64) -> bool {
         self.s3_queued && self.within_budget(elapsed_ms)
     }
@@ -773,6 +793,11 @@ fn base64_of_hex(hex: &str) -> String {
         .collect();
     STANDARD.encode(bytes)
 }
+
+mod machine;
+pub mod restore;
+
+pub use machine::Invocation;
 
 #[cfg(test)]
 mod tests;

@@ -145,7 +145,7 @@ fn read(runs: Vec<Value>) -> String {
 
 #[test]
 fn a_batch_archives_then_commits_exactly_the_archived_runs() {
-    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
     let step = run
         .step(&read(vec![
             run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
@@ -201,7 +201,7 @@ fn read_events(complete: bool) -> String {
 
 #[test]
 fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_complete() {
-    let mut run = Run::new(false, "b", 100, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 100, READ_BUDGET_BYTES);
     let step = run.step(&read_events(false)).unwrap();
     let commit: Value = serde_json::from_str(&step.commit).unwrap();
     assert_eq!(step.puts.len(), 1);
@@ -215,7 +215,7 @@ fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_co
     assert_eq!(commit["drop_events_before"], Value::Null);
     assert!(run.should_continue(0.0));
 
-    let mut last = Run::new(false, "b", 100, READ_BUDGET_BYTES);
+    let mut last = Progress::new(false, "b", 100, READ_BUDGET_BYTES);
     let step = last.step(&read_events(true)).unwrap();
     let commit: Value = serde_json::from_str(&step.commit).unwrap();
     assert_eq!(commit["run_events"].as_array().map(Vec::len), Some(2));
@@ -224,7 +224,7 @@ fn archived_month_events_are_deleted_by_the_commit_and_the_month_dropped_once_co
 
 #[test]
 fn a_full_page_continues_within_the_time_budget() {
-    let mut run = Run::new(false, "b", 1, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 1, READ_BUDGET_BYTES);
     let step = run
         .step(&read(vec![run_row(
             "run-old",
@@ -240,7 +240,7 @@ fn a_full_page_continues_within_the_time_budget() {
 
 #[test]
 fn a_dry_run_answers_the_plan_and_never_continues() {
-    let mut run = Run::new(true, "b", 1, READ_BUDGET_BYTES);
+    let mut run = Progress::new(true, "b", 1, READ_BUDGET_BYTES);
     run.step(&read(vec![run_row(
         "run-old",
         "success",
@@ -256,7 +256,7 @@ fn a_dry_run_answers_the_plan_and_never_continues() {
 
 #[test]
 fn unexpected_input_and_failures_are_503() {
-    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 10, READ_BUDGET_BYTES);
     assert_eq!(run.step("{}").unwrap_err().status, 503);
     assert_eq!(run.step("not json").unwrap_err().status, 503);
     for stage in [Stage::Read, Stage::Archive, Stage::Commit, Stage::S3Delete] {
@@ -268,7 +268,7 @@ fn unexpected_input_and_failures_are_503() {
 
 #[test]
 fn totals_add_up_over_batches() {
-    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 10, READ_BUDGET_BYTES);
     run.committed(r#"{"runs": 2, "artifacts": 1, "partitions_dropped": ["run_events_p202601"]}"#);
     run.committed(r#"{"runs": 3, "partitions_dropped": []}"#);
     run.s3_deleted(4);
@@ -301,16 +301,16 @@ fn busy_is_409() {
 fn only_identical_bytes_verify() {
     let bytes = b"archive bytes";
     let digest = cleanup_plan::sha256_hex(bytes);
-    assert!(Run::verifies(&digest, bytes));
-    assert!(!Run::verifies(&digest, b"archive bytez"));
-    assert!(!Run::verifies(&digest, b""));
-    assert!(!Run::verifies("", bytes));
+    assert!(Progress::verifies(&digest, bytes));
+    assert!(!Progress::verifies(&digest, b"archive bytez"));
+    assert!(!Progress::verifies(&digest, b""));
+    assert!(!Progress::verifies("", bytes));
 }
 
 #[test]
 fn queued_uris_split_into_bucket_and_key() {
     let pending = r#"[{"uri":"s3://dumps/odoo-1/prod/a.dump","reason":"backup_dump","row_id":"x"},{"uri":"garbage"},{"uri":"s3://nokey"}]"#;
-    let mut run = Run::new(false, "b", 10, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 10, READ_BUDGET_BYTES);
     let targets = run.s3_targets(pending);
     assert_eq!(targets.len(), 1);
     assert_eq!(
@@ -322,7 +322,7 @@ fn queued_uris_split_into_bucket_and_key() {
 
 #[test]
 fn archive_puts_are_gzip_files_without_a_content_encoding() {
-    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
     let step = run
         .step(&read(vec![run_row(
             "run-old",
@@ -357,14 +357,14 @@ fn pending(first: usize, count: usize) -> String {
 }
 
 /// One invocation whose only batch found nothing to plan.
-fn idle_run(read_budget_bytes: u64) -> Run {
-    let mut run = Run::new(false, "b", 100, read_budget_bytes);
+fn idle_run(read_budget_bytes: u64) -> Progress {
+    let mut run = Progress::new(false, "b", 100, read_budget_bytes);
     run.step(&read(vec![])).unwrap();
     assert!(!run.should_continue(0.0), "no rows are left to plan");
     run
 }
 
-fn complete(run: &Run) -> bool {
+fn complete(run: &Progress) -> bool {
     let body: Value = serde_json::from_str(&run.finish().body).unwrap();
     body["complete"].as_bool().unwrap()
 }
@@ -418,7 +418,7 @@ fn draining_stops_at_the_budgets_and_asks_for_the_next_invocation() {
     assert_eq!(body["follow_up"], "requested");
 
     // CPU: deletes count against the stand-in, and stop batches too.
-    let mut spent = Run::new(false, "b", 1, S3_DELETE_COST_BYTES * page as u64);
+    let mut spent = Progress::new(false, "b", 1, S3_DELETE_COST_BYTES * page as u64);
     spent
         .step(&read(vec![run_row(
             "run-old",
@@ -437,7 +437,7 @@ fn draining_stops_at_the_budgets_and_asks_for_the_next_invocation() {
     assert!(spent.wants_follow_up());
 
     // A dry run deletes nothing and asks for nothing.
-    let mut dry = Run::new(true, "b", 100, READ_BUDGET_BYTES);
+    let mut dry = Progress::new(true, "b", 100, READ_BUDGET_BYTES);
     dry.step(&read(vec![])).unwrap();
     assert!(!dry.wants_follow_up());
 }
@@ -459,7 +459,7 @@ fn a_page_with_nothing_deletable_ends_the_draining() {
 #[test]
 fn rows_the_budget_left_for_later_keep_the_cursor_and_the_run_going() {
     // A page that is not full, but the budget took only the first run.
-    let mut run = Run::new(false, "b", 100, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "b", 100, READ_BUDGET_BYTES);
     let tight = read(vec![
         run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
         run_row("run-older", "success", Some("2026-01-01T10:06:00+00:00")),
@@ -518,11 +518,11 @@ fn a_spent_read_budget_stops_the_invocation_and_asks_for_the_next() {
         Some("2026-01-01T10:05:00+00:00"),
     )]);
     // A full page (limit 1) means more may follow.
-    let mut roomy = Run::new(false, "b", 1, READ_BUDGET_BYTES);
+    let mut roomy = Progress::new(false, "b", 1, READ_BUDGET_BYTES);
     roomy.step(&page).unwrap();
     assert!(roomy.should_continue(1_000.0));
 
-    let mut spent = Run::new(false, "b", 1, page.len() as u64);
+    let mut spent = Progress::new(false, "b", 1, page.len() as u64);
     spent.step(&page).unwrap();
     assert!(!spent.should_continue(1_000.0), "the budget is spent");
     assert!(spent.wants_follow_up(), "with work left");
@@ -532,12 +532,12 @@ fn a_spent_read_budget_stops_the_invocation_and_asks_for_the_next() {
     assert_eq!(body["follow_up"], "unavailable");
 
     // Nothing left, or only a dry run: no follow-up.
-    let mut done = Run::new(false, "b", 100, 1);
+    let mut done = Progress::new(false, "b", 100, 1);
     done.step(&page).unwrap();
     assert!(!done.wants_follow_up());
     let body: Value = serde_json::from_str(&done.finish().body).unwrap();
     assert_eq!(body["follow_up"], Value::Null);
-    let mut dry = Run::new(true, "b", 1, 1);
+    let mut dry = Progress::new(true, "b", 1, 1);
     dry.step(&page).unwrap();
     assert!(!dry.wants_follow_up());
 }
@@ -577,7 +577,7 @@ fn read_ledger() -> String {
 
 #[test]
 fn an_expired_ledger_row_is_archived_and_committed_under_its_guard_a_waiting_one_is_not() {
-    let mut run = Run::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
+    let mut run = Progress::new(false, "odooops-archives", 100, READ_BUDGET_BYTES);
     let step = run.step(&read_ledger()).unwrap();
     assert_eq!(step.puts.len(), 1);
     assert!(step.puts[0].key.starts_with("ingest_deliveries/2026/08/"));
@@ -597,7 +597,7 @@ fn an_expired_ledger_row_is_archived_and_committed_under_its_guard_a_waiting_one
     assert_eq!(body["deleted"]["ingest_deliveries"], 1);
 
     // A full page of the ledger means more may follow, and the cursor moves on.
-    let mut paged = Run::new(false, "b", 2, READ_BUDGET_BYTES);
+    let mut paged = Progress::new(false, "b", 2, READ_BUDGET_BYTES);
     let step = paged.step(&read_ledger()).unwrap();
     let commit: Value = serde_json::from_str(&step.commit).unwrap();
     assert_eq!(
@@ -605,4 +605,515 @@ fn an_expired_ledger_row_is_archived_and_committed_under_its_guard_a_waiting_one
         "msg_waiting"
     );
     assert!(paged.should_continue(0.0));
+}
+
+// ---------------------------------------------------------------------------
+// The invocation as a machine: the order of its I/O, driven as the executor
+// drives it, with the answers the database and the store would give.
+
+use cleanup_plan::{fetch_bounds, RetentionPolicy, Timestamp};
+use function_io::{Answer, Io, Machine, Param};
+
+const HOLDER: &str = "6f1c1f7e-2f0b-4c59-9d2a-0d5b8a1f3c11";
+
+fn now() -> Timestamp {
+    Timestamp::parse("2026-11-26T03:00:00Z").unwrap()
+}
+
+fn invocation(body: &[u8]) -> Invocation {
+    Invocation::new(
+        &config(),
+        "POST",
+        &headers(&format!("Bearer {SECRET}")),
+        body,
+        true,
+        HOLDER,
+        (now().unix_micros() / 1000) as f64,
+    )
+}
+
+/// The pending statement; panics on any other I/O.
+fn sql(machine: &Invocation) -> (&'static str, Vec<Param>) {
+    match machine.poll() {
+        Io::Sql { text, params } => {
+            let text: &'static str = [
+                machine::ACQUIRE,
+                machine::POLICIES,
+                machine::READ,
+                machine::COMMIT,
+                machine::PENDING,
+                machine::DELETED,
+                machine::RELEASE,
+                machine::INVOKE,
+            ]
+            .into_iter()
+            .find(|known| *known == text)
+            .unwrap_or_else(|| panic!("unknown statement {text}"));
+            assert!(text.ends_with("as result"), "the executor reads `result`");
+            (text, params.to_vec())
+        }
+        other => panic!("expected a statement, got {other:?}"),
+    }
+}
+
+fn answered(machine: &Invocation) -> Response {
+    match machine.poll() {
+        Io::Respond { response } => response.clone(),
+        other => panic!("expected the answer, got {other:?}"),
+    }
+}
+
+fn answer_sql(machine: &mut Invocation, result: Option<&str>) {
+    machine.handle(Answer::Sql(result), 10.0);
+}
+
+fn seed_policies() -> String {
+    serde_json::to_string(&RetentionPolicy::seed_defaults()).unwrap()
+}
+
+/// Takes the lease and reads the policies: the machine then asks for a read.
+fn leased(body: &[u8]) -> Invocation {
+    let mut machine = invocation(body);
+    assert_eq!(
+        sql(&machine),
+        (
+            machine::ACQUIRE,
+            vec![Param::Text(HOLDER.into()), Param::Int(LEASE_SECONDS.into())]
+        )
+    );
+    answer_sql(&mut machine, Some("true"));
+    assert_eq!(sql(&machine), (machine::POLICIES, vec![]));
+    answer_sql(&mut machine, Some(&seed_policies()));
+    assert_eq!(sql(&machine).0, machine::READ);
+    machine
+}
+
+fn expect_release_then(machine: &mut Invocation) {
+    assert_eq!(
+        sql(machine),
+        (machine::RELEASE, vec![Param::Text(HOLDER.into())])
+    );
+}
+
+fn body(response: &Response) -> Value {
+    serde_json::from_str(&response.body).unwrap()
+}
+
+#[test]
+fn the_read_gets_the_bounds_rust_computed_from_the_policies_and_now() {
+    let machine = leased(b"{}");
+    let bounds = fetch_bounds(&RetentionPolicy::seed_defaults(), now()).unwrap();
+    let text = |at: Option<Timestamp>| Param::Text(at.unwrap().to_string());
+    assert_eq!(
+        sql(&machine).1,
+        vec![
+            Param::Text(json!(BUDGET).to_string()),
+            Param::Int(READ_LIMIT.into()),
+            Param::Text("2026-11-26T03:00:00.000000Z".into()),
+            text(bounds.runs_finished_before),
+            text(bounds.artifacts_created_before),
+            text(bounds.run_events_before),
+            text(bounds.ingest_deliveries_received_before),
+        ]
+    );
+    // The seed's shortest rules: runs 90 days, images and logs 30, the
+    // month holding now - 30 days, the ledger 30 days.
+    assert_eq!(
+        sql(&machine).1[3..],
+        [
+            Param::Text("2026-08-28T03:00:00.000000Z".into()),
+            Param::Text("2026-10-27T03:00:00.000000Z".into()),
+            Param::Text("2026-10-01T00:00:00.000000Z".into()),
+            Param::Text("2026-10-27T03:00:00.000000Z".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_table_no_rule_expires_is_read_with_a_null_bound() {
+    let mut machine = invocation(b"{}");
+    answer_sql(&mut machine, Some("true"));
+    let mut policies = RetentionPolicy::seed_defaults();
+    for policy in &mut policies {
+        if policy.target == cleanup_plan::Target::Runs {
+            policy.retain_days = None;
+        }
+    }
+    answer_sql(
+        &mut machine,
+        Some(&serde_json::to_string(&policies).unwrap()),
+    );
+    assert_eq!(sql(&machine).1[3], Param::Null);
+    assert!(matches!(sql(&machine).1[4], Param::Text(_)));
+}
+
+#[test]
+fn an_invocation_runs_the_stages_in_the_order_that_loses_nothing() {
+    let mut machine = leased(b"{}");
+    answer_sql(
+        &mut machine,
+        Some(&read(vec![
+            run_row("run-old", "success", Some("2026-01-01T10:05:00+00:00")),
+            run_row("run-open", "running", None),
+        ])),
+    );
+    // The archive first: a conditional put, as a gzip file with its digest.
+    let Io::S3Put {
+        bucket,
+        key,
+        content_type,
+        sha256_base64,
+    } = machine.poll()
+    else {
+        panic!("expected the archive put, got {:?}", machine.poll())
+    };
+    assert_eq!(bucket, "odooops-archives");
+    assert!(key.starts_with("runs/2026/01/"));
+    assert_eq!(content_type, "application/gzip");
+    let content = machine.content().to_vec();
+    assert_eq!(
+        STANDARD.decode(sha256_base64).unwrap().len(),
+        32,
+        "a SHA-256 in base64"
+    );
+    assert_eq!(
+        sha256_base64,
+        base64_of_hex(&cleanup_plan::sha256_hex(&content))
+    );
+    let wire: Value = serde_json::from_str(&machine.poll_json()).unwrap();
+    assert_eq!(wire["kind"], "s3_put");
+    assert!(
+        wire.get("content").is_none(),
+        "bytes do not go through JSON"
+    );
+    assert!(
+        wire.as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("encoding")),
+        "{wire}"
+    );
+    let key = key.to_owned();
+    machine.handle(Answer::Stored(&content), 10.0);
+    // Then the commit, with the lease's holder.
+    let (text, params) = sql(&machine);
+    assert_eq!(text, machine::COMMIT);
+    assert_eq!(params[0], Param::Text(HOLDER.into()));
+    let Param::Text(commit) = &params[1] else {
+        panic!("{params:?}")
+    };
+    let commit: Value = serde_json::from_str(commit).unwrap();
+    assert_eq!(
+        commit["runs"],
+        json!([{"id": "run-old", "guard": "g1", "key": key}])
+    );
+    answer_sql(
+        &mut machine,
+        Some(r#"{"runs": 1, "partitions_dropped": []}"#),
+    );
+    // Then the S3 deletes the commit queued, a page at a time.
+    assert_eq!(
+        sql(&machine),
+        (machine::PENDING, vec![Param::Int(S3_DELETE_PAGE.into())])
+    );
+    answer_sql(&mut machine, Some(&pending(0, 2)));
+    for i in 0..2 {
+        let Io::S3Delete { bucket, key } = machine.poll() else {
+            panic!("expected a delete, got {:?}", machine.poll())
+        };
+        assert_eq!(
+            (bucket, key),
+            ("dumps", format!("odoo-1/prod/{i}.dump").as_str())
+        );
+        machine.handle(Answer::Deleted, 10.0);
+    }
+    assert_eq!(
+        sql(&machine),
+        (
+            machine::DELETED,
+            vec![Param::TextArray(vec![
+                "s3://dumps/odoo-1/prod/0.dump".into(),
+                "s3://dumps/odoo-1/prod/1.dump".into()
+            ])]
+        )
+    );
+    answer_sql(&mut machine, Some(""));
+    // Nothing left: release, then answer (no follow-up).
+    expect_release_then(&mut machine);
+    answer_sql(&mut machine, Some(""));
+    let response = answered(&machine);
+    assert_eq!(response.status, 200);
+    let body = body(&response);
+    assert_eq!(body["deleted"]["runs"], 1);
+    assert_eq!(body["s3_objects_deleted"], 2);
+    assert_eq!(body["complete"], true);
+    assert_eq!(body["follow_up"], Value::Null);
+    assert_eq!(body, serde_json::from_str::<Value>(&response.body).unwrap());
+}
+
+#[test]
+fn a_busy_lease_is_409_and_nothing_else_happens() {
+    let mut machine = invocation(b"{}");
+    answer_sql(&mut machine, Some("false"));
+    assert_eq!(answered(&machine), busy());
+    // A lease that could not even be asked for is not released either.
+    let mut machine = invocation(b"{}");
+    machine.handle(
+        Answer::SqlFailed {
+            sqlstate: None,
+            message: None,
+        },
+        1.0,
+    );
+    let response = answered(&machine);
+    assert_eq!(
+        (response.status, response.log.stage),
+        (503, Some(Stage::Read))
+    );
+}
+
+#[test]
+fn a_dry_run_reads_plans_releases_and_answers_the_plan() {
+    let mut machine = leased(br#"{"dry_run": true}"#);
+    answer_sql(
+        &mut machine,
+        Some(&read(vec![run_row(
+            "run-old",
+            "success",
+            Some("2026-01-01T10:05:00+00:00"),
+        )])),
+    );
+    // No put, no commit, no delete.
+    expect_release_then(&mut machine);
+    answer_sql(&mut machine, Some(""));
+    let response = answered(&machine);
+    let body = body(&response);
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["plan"]["delete"]["runs"], json!(["run-old"]));
+    assert_eq!(body["follow_up"], Value::Null);
+}
+
+#[test]
+fn every_failure_after_the_lease_releases_it_and_names_its_stage() {
+    let run_old = read(vec![run_row(
+        "run-old",
+        "success",
+        Some("2026-01-01T10:05:00+00:00"),
+    )]);
+    // A fresh invocation is driven this many steps of a successful run,
+    // then failed there.
+    let advance = |m: &mut Invocation, steps: usize| {
+        for step in 0..steps {
+            match step {
+                0 => answer_sql(m, Some(&seed_policies())),
+                1 => answer_sql(m, Some(&run_old)),
+                2 => {
+                    let content = m.content().to_vec();
+                    m.handle(Answer::Stored(&content), 1.0);
+                }
+                3 => answer_sql(m, Some(r#"{"runs": 1}"#)),
+                4 => answer_sql(m, Some(&pending(0, 1))),
+                _ => m.handle(Answer::Deleted, 1.0),
+            }
+        }
+    };
+    let cases = [
+        ("policies", Stage::Read, 0),
+        ("read", Stage::Read, 1),
+        ("put", Stage::Archive, 2),
+        ("commit", Stage::Commit, 3),
+        ("pending", Stage::S3Delete, 4),
+        ("delete", Stage::S3Delete, 5),
+        ("deleted", Stage::S3Delete, 6),
+    ];
+    for (name, stage, steps) in cases {
+        for failure in [
+            Answer::SqlFailed {
+                sqlstate: Some("57014"),
+                message: Some("canceling statement due to statement timeout"),
+            },
+            Answer::S3Failed,
+            // An answer to an I/O that was not asked counts as a failure.
+            Answer::Deleted,
+        ] {
+            let mut machine = invocation(b"{}");
+            answer_sql(&mut machine, Some("true"));
+            advance(&mut machine, steps);
+            if name == "delete" && failure == Answer::Deleted {
+                // The right answer to a delete, not a failure.
+                continue;
+            }
+            machine.handle(failure, 1.0);
+            expect_release_then(&mut machine);
+            // Released or not, the answer is the failed stage's.
+            machine.handle(
+                Answer::SqlFailed {
+                    sqlstate: None,
+                    message: None,
+                },
+                1.0,
+            );
+            let response = answered(&machine);
+            assert_eq!(response.status, 503, "{name}");
+            assert_eq!(response.log.stage, Some(stage), "{name}");
+            assert!(response.headers.contains(&(
+                "retry-after".into(),
+                function_io::RETRY_AFTER_SECONDS.to_string()
+            )));
+        }
+    }
+}
+
+#[test]
+fn an_archive_that_does_not_verify_is_never_committed() {
+    let mut machine = leased(b"{}");
+    answer_sql(
+        &mut machine,
+        Some(&read(vec![run_row(
+            "run-old",
+            "success",
+            Some("2026-01-01T10:05:00+00:00"),
+        )])),
+    );
+    let mut stored = machine.content().to_vec();
+    stored.push(0);
+    machine.handle(Answer::Stored(&stored), 1.0);
+    expect_release_then(&mut machine);
+    answer_sql(&mut machine, Some(""));
+    let response = answered(&machine);
+    assert_eq!(
+        (response.status, response.log.stage),
+        (503, Some(Stage::Archive))
+    );
+}
+
+#[test]
+fn policies_changed_under_the_read_are_read_again_with_their_bounds() {
+    let mut machine = leased(b"{}");
+    // Between the policy read and this read, runs went to 3 days.
+    let mut changed = serde_json::from_str::<Value>(&read(vec![])).unwrap();
+    let mut policies = RetentionPolicy::seed_defaults();
+    for policy in &mut policies {
+        if policy.target == cleanup_plan::Target::Runs {
+            policy.retain_days = Some(3);
+        }
+    }
+    changed["input"]["policies"] = serde_json::to_value(&policies).unwrap();
+    let changed = changed.to_string();
+    answer_sql(&mut machine, Some(&changed));
+    let (text, params) = sql(&machine);
+    assert_eq!(text, machine::READ, "read again, not planned");
+    assert_eq!(
+        params[3],
+        Param::Text("2026-11-23T03:00:00.000000Z".into()),
+        "with the new rule's bound"
+    );
+    // Now the read agrees with its bounds: it is planned.
+    answer_sql(&mut machine, Some(&changed));
+    assert_eq!(sql(&machine).0, machine::COMMIT, "planned and committed");
+
+    // Policies that keep changing fail the read rather than spin.
+    let mut machine = leased(b"{}");
+    for round in 0.. {
+        let mut flapping = serde_json::from_str::<Value>(&changed).unwrap();
+        for policy in flapping["input"]["policies"].as_array_mut().unwrap() {
+            if policy["target"] == "runs" {
+                policy["retain_days"] = json!(4 + round);
+            }
+        }
+        answer_sql(&mut machine, Some(&flapping.to_string()));
+        if sql(&machine).0 == machine::RELEASE {
+            assert_eq!(round, 3, "three rereads, then the failure");
+            break;
+        }
+    }
+    answer_sql(&mut machine, Some(""));
+    let response = answered(&machine);
+    assert_eq!(
+        (response.status, response.log.stage),
+        (503, Some(Stage::Read))
+    );
+}
+
+#[test]
+fn work_left_at_the_budget_is_released_then_followed_up() {
+    for (follow_up, answer) in [
+        ("requested", Answer::Sql(Some("42"))),
+        ("unavailable", Answer::Sql(None)),
+        (
+            "unavailable",
+            Answer::SqlFailed {
+                sqlstate: Some("42883"),
+                message: None,
+            },
+        ),
+    ] {
+        let mut machine = leased(b"{}");
+        answer_sql(&mut machine, Some(&read(vec![])));
+        // Even an empty batch commits: its checkpoints move.
+        assert_eq!(sql(&machine).0, machine::COMMIT);
+        answer_sql(&mut machine, Some("{}"));
+        assert_eq!(sql(&machine).0, machine::PENDING);
+        let page = S3_DELETE_PAGE as usize;
+        answer_sql(&mut machine, Some(&pending(0, page)));
+        for _ in 0..page {
+            machine.handle(Answer::Deleted, 10.0);
+        }
+        assert_eq!(sql(&machine).0, machine::DELETED);
+        // A full page within the budget: another page.
+        machine.handle(Answer::Sql(Some("")), 1_000.0);
+        assert_eq!(sql(&machine).0, machine::PENDING);
+        answer_sql(&mut machine, Some(&pending(page, page)));
+        for _ in 0..page {
+            machine.handle(Answer::Deleted, 10.0);
+        }
+        // Another full page, but the time is spent: release, then follow up.
+        machine.handle(Answer::Sql(Some("")), TIME_BUDGET_MS);
+        expect_release_then(&mut machine);
+        answer_sql(&mut machine, Some(""));
+        assert_eq!(sql(&machine), (machine::INVOKE, vec![]));
+        machine.handle(answer, TIME_BUDGET_MS);
+        let body = body(&answered(&machine));
+        assert_eq!(body["follow_up"], follow_up);
+        assert_eq!(body["complete"], false);
+        assert_eq!(body["s3_objects_deleted"], 2 * page);
+    }
+}
+
+#[test]
+fn a_full_batch_is_followed_by_another_read_within_the_budget() {
+    let mut machine = leased(b"{}");
+    // A month of events not read to its end: there is more to read.
+    answer_sql(&mut machine, Some(&read_events(false)));
+    while let Io::S3Put { .. } = machine.poll() {
+        let content = machine.content().to_vec();
+        machine.handle(Answer::Stored(&content), 1.0);
+    }
+    assert_eq!(sql(&machine).0, machine::COMMIT);
+    answer_sql(&mut machine, Some(r#"{"run_events": 2}"#));
+    answer_sql(&mut machine, Some("[]"));
+    assert_eq!(
+        sql(&machine),
+        (machine::DELETED, vec![Param::TextArray(vec![])])
+    );
+    machine.handle(Answer::Sql(Some("")), 1_000.0);
+    assert_eq!(sql(&machine).0, machine::READ, "the next batch");
+}
+
+#[test]
+fn refusals_and_answers_after_the_end_do_no_io() {
+    let mut machine = Invocation::new(&config(), "GET", &headers(""), b"", true, HOLDER, 0.0);
+    assert_eq!(answered(&machine).status, 405);
+    machine.handle(Answer::Sql(Some("true")), 1.0);
+    assert_eq!(answered(&machine).status, 405);
+    let machine = Invocation::new(
+        &config(),
+        "POST",
+        &headers(&format!("Bearer {SECRET}")),
+        b"{}",
+        true,
+        HOLDER,
+        f64::MAX,
+    );
+    assert_eq!(answered(&machine).status, 503, "a clock out of range");
 }

@@ -9,6 +9,10 @@
 //! bucket, identical timestamps, and backups after `now`. All arithmetic is
 //! UTC; there is no local time, hence no DST.
 
+// Test code: a panic is a failing test (clippy.toml allows it in #[test]
+// functions; this covers the helpers too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use cleanup_plan::{

@@ -1,11 +1,13 @@
 //! Every decision of the `ops-ingest` Edge Function.
 //!
 //! The function's shim moves bytes; this crate decides. A request comes in as
-//! plain data ([`Request`]) together with `now`; out comes a [`Decision`]:
-//! either a [`Response`] to send as it is, or a [`Write`] — one call of one
-//! transactional SQL function — after which the shim hands the database's
-//! answer back to [`complete`] (or the failure to [`database_failed`]) and
-//! sends the response that comes out.
+//! plain data ([`Request`]) together with `now`, and becomes an [`Ingestion`]:
+//! a [`function_io::Machine`] that the executor polls. Its first I/O is
+//! either the response, to send as it is, or one call of one transactional
+//! SQL function; the executor hands the database's answer (or its failure)
+//! back, and the next poll is the response. The same steps are also plain
+//! functions: [`decide`] gives the [`Decision`], [`complete`] and
+//! [`database_failed`] the response after the write.
 //!
 //! The checks run in the order that tells a sender the most without telling
 //! an unauthenticated caller anything: method (405), size (413), signature
@@ -21,6 +23,12 @@
 //! let request = Request { method: "POST", headers: &headers, body: b"{}", body_complete: true };
 //! let Decision::Respond { response } = decide(&config, &request, 1_700_000_000) else { panic!() };
 //! assert_eq!(response.status, 401);
+//!
+//! // The same request as a machine: its one I/O is the response.
+//! use function_io::{Io, Machine};
+//! let ingestion = ingest_core::Ingestion::new(&config, &request, 1_700_000_000);
+//! let Io::Respond { response } = ingestion.poll() else { panic!() };
+//! assert_eq!(response.status, 401);
 //! ```
 #![deny(missing_docs)]
 
@@ -28,6 +36,7 @@ mod problem;
 
 pub use problem::Problem;
 
+use function_io::{Answer, Io, Machine, Param};
 use ops_events::OccurredAt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,8 +48,9 @@ use webhook_auth::{DeliveryHeaders, SecretSet};
 /// making the function buffer megabytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Seconds a sender should wait before retrying when the database is away.
-pub const RETRY_AFTER_SECONDS: u32 = 30;
+/// Seconds a sender should wait before retrying when the database is away:
+/// the one policy of every function.
+pub use function_io::RETRY_AFTER_SECONDS;
 
 /// The receiver's configuration, from the function's secrets.
 #[derive(Clone, Debug)]
@@ -85,7 +95,7 @@ pub enum Decision {
         /// The response.
         response: Response,
     },
-    /// Run this one SQL statement, then pass its `outcome` column to
+    /// Run this one SQL statement, then pass its `result` column to
     /// [`complete`], or its failure to [`database_failed`].
     Apply {
         /// The statement and what the answer is about.
@@ -96,7 +106,7 @@ pub enum Decision {
 /// One transactional SQL function call that applies an event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Write {
-    /// The statement; it returns one row with one text column, `outcome`.
+    /// The statement; it returns one row with one text column, `result`.
     pub sql: String,
     /// Its parameters, in order, all text.
     pub params: Vec<String>,
@@ -108,18 +118,8 @@ pub struct Write {
     pub project_id: String,
 }
 
-/// An HTTP response, ready to send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Header pairs.
-    pub headers: Vec<(String, String)>,
-    /// The body (JSON).
-    pub body: String,
-    /// The fields of the request's log line, free of secrets and payloads.
-    pub log: LogFields,
-}
+/// An HTTP response, ready to send, with this function's log fields.
+pub type Response = function_io::Response<LogFields>;
 
 /// What the log line of one request says, besides its duration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -140,7 +140,7 @@ pub struct LogFields {
 // Every parameter is sent as text and cast here, so the driver never guesses
 // a type (postgres.js would JSON-encode a string bound to a jsonb parameter).
 const INGEST_SQL: &str =
-    "select ops.ingest_event($1, $2, $3::text::jsonb, $4::text::timestamptz)::text as outcome";
+    "select ops.ingest_event($1::text, $2::text, $3::text::jsonb, $4::text::timestamptz)::text as result";
 
 /// Decides what to do with one request.
 ///
@@ -356,11 +356,77 @@ pub fn database_failed(write: &Write, sqlstate: Option<&str>) -> Response {
     }
 }
 
-/// The response when the shim hands back a [`Write`] that is not one this
-/// crate made: a bug in the shim, answered as a retryable 503 all the same.
-pub fn unreadable_write() -> Response {
-    Problem::unavailable("the function's shim passed an unreadable write back")
-        .respond(&mut LogFields::default(), "unreadable_write")
+/// One request as a machine: [`decide`], then, for a write, the response
+/// to the database's answer.
+#[derive(Clone, Debug)]
+pub struct Ingestion {
+    state: State,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    /// The write is waiting for the database: its statement's parameters
+    /// (moved out of the write, which keeps what the answer is about).
+    Writing { write: Write, params: Vec<Param> },
+    /// The response; nothing more to do.
+    Done(Response),
+}
+
+impl Ingestion {
+    /// Decides about one request (see [`decide`]); `now` is in Unix seconds.
+    pub fn new(config: &Config, request: &Request<'_>, now: i64) -> Ingestion {
+        let state = match decide(config, request, now) {
+            Decision::Respond { response } => State::Done(response),
+            Decision::Apply { mut write } => {
+                let params = std::mem::take(&mut write.params)
+                    .into_iter()
+                    .map(Param::Text)
+                    .collect();
+                State::Writing { write, params }
+            }
+        };
+        Ingestion { state }
+    }
+}
+
+impl Machine for Ingestion {
+    type Response = Response;
+
+    fn poll(&self) -> Io<'_, Response> {
+        match &self.state {
+            State::Writing { write, params } => Io::Sql {
+                text: &write.sql,
+                params,
+            },
+            State::Done(response) => Io::Respond { response },
+        }
+    }
+
+    fn handle(&mut self, answer: Answer<'_>, _elapsed_ms: f64) {
+        // An answer after the response changes nothing.
+        let State::Writing { write, .. } = &self.state else {
+            return;
+        };
+        let response = match answer {
+            // No row at all is an answer in an unexpected form, too.
+            Answer::Sql(outcome) => complete(write, outcome.unwrap_or("")),
+            Answer::SqlFailed { sqlstate, .. } => database_failed(write, sqlstate),
+            // The executor answered an I/O this machine never asks for: a
+            // bug outside this crate, answered as a retryable 503 all the same.
+            Answer::Stored(_) | Answer::Deleted | Answer::S3Failed => {
+                Problem::unavailable("the function's executor answered an I/O it was not asked")
+                    .respond(
+                        &mut LogFields {
+                            webhook_id: Some(write.webhook_id.clone()),
+                            event_type: Some(write.event_type.clone()),
+                            ..LogFields::default()
+                        },
+                        "unexpected_answer",
+                    )
+            }
+        };
+        self.state = State::Done(response);
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub struct Problem {
 impl Problem {
     fn new(slug: &str, title: &'static str, status: u16, detail: String) -> Problem {
         Problem {
-            kind: format!("urn:odooops:problem:{slug}"),
+            kind: function_io::problem_type(slug),
             title,
             status,
             detail,

@@ -316,6 +316,101 @@ fn database_failures_are_retryable_unless_the_data_is_refused() {
     assert_eq!(database_failed(&w, Some("23514")).status, 422);
 }
 
+fn ingestion(method: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Ingestion {
+    let request = Request {
+        method,
+        headers,
+        body,
+        body_complete: true,
+    };
+    Ingestion::new(&Config::new(Some(SECRET)), &request, NOW)
+}
+
+fn responded(machine: &Ingestion) -> Response {
+    match machine.poll() {
+        Io::Respond { response } => response.clone(),
+        other => panic!("expected the response, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_machine_asks_for_the_one_write_then_answers() {
+    let headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    let mut machine = ingestion("POST", &headers, SEED.as_bytes());
+    let Io::Sql { text, params } = machine.poll() else {
+        panic!("expected the write")
+    };
+    assert_eq!(text, write().sql);
+    assert!(text.ends_with("as result"), "the executor reads `result`");
+    let expected: Vec<Param> = write().params.into_iter().map(Param::Text).collect();
+    assert_eq!(params, expected.as_slice());
+    // Polling again without an answer asks for the same write.
+    assert!(matches!(machine.poll(), Io::Sql { .. }));
+    machine.handle(
+        Answer::Sql(Some(r#"{"result":"applied","effect":"created"}"#)),
+        1.0,
+    );
+    let response = responded(&machine);
+    assert_eq!(
+        response,
+        complete(&write(), r#"{"result":"applied","effect":"created"}"#)
+    );
+    // Once answered, further answers change nothing.
+    machine.handle(
+        Answer::SqlFailed {
+            sqlstate: None,
+            message: None,
+        },
+        2.0,
+    );
+    assert_eq!(responded(&machine), response);
+}
+
+#[test]
+fn the_machine_answers_failures_and_strange_answers_like_the_functions() {
+    let headers = signed_headers(SEED.as_bytes(), "msg_1", NOW);
+    let failed = |answer: Answer<'_>| {
+        let mut machine = ingestion("POST", &headers, SEED.as_bytes());
+        machine.handle(answer, 0.0);
+        responded(&machine)
+    };
+    assert_eq!(
+        failed(Answer::SqlFailed {
+            sqlstate: Some("23514"),
+            message: Some("new row violates check constraint")
+        }),
+        database_failed(&write(), Some("23514"))
+    );
+    assert_eq!(
+        failed(Answer::SqlFailed {
+            sqlstate: None,
+            message: None
+        })
+        .status,
+        503
+    );
+    // No row, or null: the database answered in an unexpected form.
+    assert_eq!(failed(Answer::Sql(None)).status, 503);
+    for strange in [Answer::Deleted, Answer::S3Failed, Answer::Stored(b"x")] {
+        let response = failed(strange);
+        assert_eq!(response.status, 503);
+        assert_eq!(response.log.outcome, "unexpected_answer");
+    }
+}
+
+#[test]
+fn a_refused_request_is_answered_without_any_io() {
+    let headers = BTreeMap::new();
+    let machine = ingestion("POST", &headers, SEED.as_bytes());
+    assert_eq!(
+        responded(&machine),
+        response(run("POST", &headers, SEED.as_bytes()))
+    );
+    let json: Value = serde_json::from_str(&machine.poll_json()).unwrap();
+    assert_eq!(json["kind"], "respond");
+    assert_eq!(json["response"]["status"], 401);
+}
+
 #[test]
 fn log_fields_never_hold_the_body_or_secret() {
     let w = write();

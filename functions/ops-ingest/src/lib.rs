@@ -1,16 +1,18 @@
 //! The `ops-ingest` Edge Function's wasm module: conversions between
 //! JavaScript values and [`ingest_core`], nothing else.
 //!
-//! The shim (`supabase/functions/ops-ingest/index.ts`) calls [`Ingest::decide`]
-//! once per request; if the decision is a write, it runs the SQL and calls
-//! [`Ingest::complete`] or [`Ingest::database_failed`]. The crossing is kept
-//! lean because it costs more than the decision itself (BENCHMARKS.md): the
-//! four headers the decision reads come in as strings, and every answer goes
-//! out as JSON text for one `JSON.parse`, instead of objects built field by
-//! field across the boundary.
+//! The shim (`supabase/functions/ops-ingest/index.ts`) makes one
+//! [`IngestRequest`] per request with [`Ingest::request`] (which decides)
+//! and hands it to the shared executor, which polls it for its I/O — the one
+//! SQL statement of a write, then the response — and hands back each answer
+//! ([`function_io::Machine`]). The crossing is kept lean because it costs
+//! more than the decision itself (BENCHMARKS.md): the four headers the
+//! decision reads come in as strings, and every I/O goes out as JSON text for
+//! one `JSON.parse`, instead of objects built field by field across the
+//! boundary. A write is three calls: `request`, `poll` (the statement) and
+//! `sqlAnswered` (the response).
 
-use ingest_core::{Config, Request, Response, Write};
-use serde::Serialize;
+use ingest_core::{Config, Ingestion, Request};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
@@ -37,12 +39,12 @@ impl Ingest {
         ingest_core::MAX_BODY_BYTES
     }
 
-    /// Decides about one request, as JSON text: `{"action":"respond",
-    /// "response":…}` or `{"action":"apply","write":…}`. The headers are
-    /// `request.headers.get(…)` of `content-type`, `webhook-id`,
-    /// `webhook-timestamp` and `webhook-signature`; `now_ms` is `Date.now()`.
+    /// Decides about one request; its first I/O is [`IngestRequest::poll`].
+    /// The headers are `request.headers.get(…)` of `content-type`,
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature`; `now_ms` is
+    /// `Date.now()`.
     #[allow(clippy::too_many_arguments)]
-    pub fn decide(
+    pub fn request(
         &self,
         method: &str,
         content_type: Option<String>,
@@ -52,7 +54,7 @@ impl Ingest {
         body: &[u8],
         body_complete: bool,
         now_ms: f64,
-    ) -> String {
+    ) -> IngestRequest {
         let headers: BTreeMap<String, String> = [
             ("content-type", content_type),
             ("webhook-id", webhook_id),
@@ -69,34 +71,11 @@ impl Ingest {
             body_complete,
         };
         let now = (now_ms / 1000.0).floor() as i64;
-        json(&ingest_core::decide(&self.config, &request, now))
-    }
-
-    /// The response, as JSON text, for a write (`JSON.stringify(decision.write)`)
-    /// whose statement answered `outcome`.
-    pub fn complete(&self, write: &str, outcome: &str) -> String {
-        json(&match serde_json::from_str::<Write>(write) {
-            Ok(write) => ingest_core::complete(&write, outcome),
-            Err(_) => ingest_core::unreadable_write(),
-        })
-    }
-
-    /// The response, as JSON text, for a write whose statement failed;
-    /// `sqlstate` is the PostgreSQL error code, or undefined when the server
-    /// was not reached.
-    #[wasm_bindgen(js_name = databaseFailed)]
-    pub fn database_failed(&self, write: &str, sqlstate: Option<String>) -> String {
-        json(&match serde_json::from_str::<Write>(write) {
-            Ok(write) => ingest_core::database_failed(&write, sqlstate.as_deref()),
-            Err(_) => ingest_core::unreadable_write(),
-        })
+        Ingestion::new(&self.config, &request, now).into()
     }
 }
 
-fn json<T: Serialize>(value: &T) -> String {
-    // Serializing plain data cannot fail; a failure would still be answered,
-    // as a retryable 503, rather than trap.
-    serde_json::to_string(value).unwrap_or_else(|_| {
-        serde_json::to_string::<Response>(&ingest_core::unreadable_write()).unwrap_or_default()
-    })
+function_io::wasm_machine! {
+    /// One request in progress: the machine the executor drives.
+    IngestRequest(Ingestion)
 }

@@ -21,12 +21,26 @@ export function db(): postgres.Sql {
   return sql;
 }
 
+/** Closes the pool (a command's last step); the next use opens another. */
+export async function close(): Promise<void> {
+  const open = sql;
+  sql = undefined;
+  await open?.end();
+}
+
 /**
  * The SQLSTATE of a failure the server answered, or undefined when the
  * server was not reached at all.
  */
 export function sqlstate(error: unknown): string | undefined {
   return error instanceof postgres.PostgresError ? error.code : undefined;
+}
+
+/** The SQLSTATE and message of a failure the server answered; both undefined when it was not reached. */
+export function sqlFailure(error: unknown): { sqlstate?: string; message?: string } {
+  return error instanceof postgres.PostgresError
+    ? { sqlstate: error.code, message: error.message }
+    : {};
 }
 
 /**

@@ -74,6 +74,22 @@ export async function putOnce(
   return await stored.Body!.transformToByteArray();
 }
 
+/**
+ * One object's bytes as stored. The SDK does not undo a Content-Encoding,
+ * so what a digest was computed over is what comes back.
+ */
+export async function get(target: { bucket: string; key: string }): Promise<Uint8Array> {
+  const object = await s3().send(new GetObjectCommand({ Bucket: target.bucket, Key: target.key }));
+  if (!object.Body) throw new Error(`s3://${target.bucket}/${target.key}: empty response body`);
+  return await object.Body.transformToByteArray();
+}
+
+/** Closes the client's connections (a command's last step). */
+export function close(): void {
+  client?.destroy();
+  client = undefined;
+}
+
 /** Deletes one object; deleting a missing object succeeds, as in S3. */
 export async function remove(target: { bucket: string; key: string }): Promise<void> {
   await s3().send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }));

@@ -59,8 +59,10 @@ insert into ops.run_events (run_id, project_id, created_at, event_type, message)
 select 'run-guardkept', 'odoo-9401', timestamptz '2001-01-01 00:00:00+00' + n * interval '1 second',
        'build.step', 'step ' || n
   from generate_series(1, 3) n;
+-- Read with the run-events bound of the seed's 30-day rule.
 create temp table read_events as
-select e.event_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000)::jsonb
+select e.event_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000, now(), null, null,
+                                     date_trunc('month', now() - interval '30 days'), null)::jsonb
                     -> 'guards' -> 'run_events' ->> e.event_id::text) as guard,
        date_trunc('month', now() - interval '30 days') as cut
   from ops.run_events e where e.run_id = 'run-guardkept';
@@ -91,7 +93,8 @@ select 'odoo-9401', 'sbom', 's3://odooops-artifacts/odoo-9401/sbom-' || n || '.j
        'sha256:' || repeat(n::text, 64), timestamptz '2001-01-01 00:00:00+00' + n * interval '1 day'
   from generate_series(1, 2) n;
 create temp table read_artifacts as
-select a.artifact_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000)::jsonb
+select a.artifact_id, (ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000, now(), null,
+                                        now() - interval '30 days', null, null)::jsonb
                        -> 'guards' -> 'artifacts' ->> a.artifact_id::text) as guard
   from ops.artifacts a where a.project_id = 'odoo-9401';
 select is((select count(guard)::int from read_artifacts), 2, 'the read guards each artifact');

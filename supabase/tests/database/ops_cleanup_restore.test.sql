@@ -2,7 +2,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(34);
+select plan(43);
 
 -- Timestamps as the planner writes them into archive lines.
 create function pg_temp.archive_ts(p timestamptz) returns text
@@ -215,12 +215,62 @@ select throws_ok(
     'an event of another run is refused');
 select is((select count(*)::int from ops.runs where project_id = 'odoo-9401'), 0,
           'a refused object restores nothing, not even its good lines');
+
+-- What the restore command chooses from, and its one write
+-- (ops.cleanup_restore_sources, ops.cleanup_restore; the choice is Rust's).
+select is(
+    (select jsonb_agg(jsonb_build_array(a ->> 'object_key', a ->> 'table', a -> 'deleted_from'))
+       from jsonb_array_elements(ops.cleanup_restore_sources('run-restore-a', null)::jsonb -> 'archives') a),
+    jsonb_build_array(jsonb_build_array((select key from archive_object), 'runs', false)),
+    'a run''s sources: the runs archive that lists it (its deletion no longer recorded)');
+select is(
+    ops.cleanup_restore_sources('run-restore-a', null)::jsonb -> 'event_archives' -> 0 ->> 'object_key',
+    'run_events/2025/01/month.ndjson.gz',
+    'and the run_events archive with its month-archived events');
+select is(
+    ops.cleanup_restore_sources(null, (select key from archive_object))::jsonb
+        -> 'archives' -> 0 -> 'ids',
+    '["run-restore-a", "run-restore-b"]'::jsonb,
+    'an object''s sources: its record, with the runs it lists');
+select is(
+    (ops.cleanup_restore_sources(null, 'run_events/2025/01/month.ndjson.gz')::jsonb -> 'archives' -> 0 ->> 'table')
+        || '/' || (ops.cleanup_restore_sources('run-never', 'runs/unknown')::jsonb ->> 'archives'),
+    'run_events/[]',
+    'an events object is found as what it is; an unknown run or key has no source');
+select is(
+    ops.cleanup_restore((select key from archive_object),
+                        (select line from archive_lines where run_id = 'run-restore-a'),
+                        '{run-restore-a}', '{run_events/2025/01/month.ndjson.gz}',
+                        array[(select lines from month_lines)])
+        - 'object_key',
+    jsonb_build_object('lines', 1, 'runs_restored', 1, 'runs_already_present', 0,
+                       'run_events_restored', 4, 'artifacts_relinked', 0, 'backups_relinked', 0,
+                       'event_objects', jsonb_build_array('run_events/2025/01/month.ndjson.gz')),
+    'one call restores the run, then its month-archived events, and counts both');
+delete from ops.runs where project_id = 'odoo-9401';
+select throws_ok(
+    format('select ops.cleanup_restore(%L, %L, %L, %L, %L)', (select key from archive_object),
+           (select line from archive_lines where run_id = 'run-restore-a'), '{run-restore-a}',
+           '{run_events/2025/01/month.ndjson.gz}',
+           array[replace((select lines from month_lines), '900001', '900009')]),
+    '22023', 'ops.cleanup_restore_run_events: line 1 of run_events/2025/01/month.ndjson.gz: event 900009 is not one of the events this object holds',
+    'a bad events object refuses the whole restore');
+select is((select count(*)::int from ops.runs where project_id = 'odoo-9401'), 0,
+          'all or nothing: the run whose line was good is not back either');
+select throws_ok(
+    format('select ops.cleanup_restore(%L, %L, %L, %L, %L)', (select key from archive_object), '',
+           '{run-restore-a}', '{a,b}', '{x}'),
+    '22023', 'ops.cleanup_restore: 2 event objects but 1 texts of lines',
+    'event objects and their lines go in pairs');
 reset role;
 
 set local role authenticated;
 select throws_ok(
     format('select ops.cleanup_restore_runs(%L, %L)', (select key from archive_object), ''),
     '42501', null, 'the API roles cannot restore');
+select throws_ok(
+    format('select ops.cleanup_restore(%L, %L, null, null, null)', (select key from archive_object), ''),
+    '42501', null, 'not through the restore''s one write either');
 reset role;
 
 -- The trigger. The local stack has pg_cron but neither pg_net nor Vault,

@@ -84,7 +84,10 @@ update ops.retention_policies set retain_days = 30 where target = 'ingest_delive
 -- The read: rows past the rule, whole, with their row versions.
 delete from ops.cleanup_checkpoints where name = 'ingest_deliveries';
 create temp table ledger_read as
-select ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000)::jsonb as read;
+-- The bound the ledger's 30-day rule gives (cleanup_plan::fetch_bounds);
+-- the other tables are not read.
+select ops.cleanup_read('{"max_rows":50000,"max_bytes":33554432}', 2000,
+                        now(), null, null, null, now() - interval '30 days')::jsonb as read;
 create temp table ledger_rows as
 select d ->> 'webhook_id' as webhook_id, d as line,
        (select read -> 'guards' -> 'ingest_deliveries' ->> (d ->> 'webhook_id') from ledger_read) as guard

@@ -1,5 +1,5 @@
 //! Times `plan` natively on 10k, 100k and 1M backups and runs, and reads the
-//! peak memory of each (VmHWM). Run with `cargo bench -p cleanup-plan`.
+//! peak memory of each (VmHWM). Run with `cargo bench -p odooops-bench --bench plan`.
 //!
 //! Each (workload, size) runs in a child process of this same binary, so its
 //! VmHWM is its own. Inputs are built in memory (no JSON) from a fixed
@@ -20,6 +20,9 @@
 //! `ns/row` should stay flat or grow like log n across sizes: the planner
 //! sorts (n log n) and otherwise makes one pass. With the default budget the
 //! archive part is fixed (10,000 rows), so small inputs show a high ns/row.
+
+// A benchmark is a test program: a bad fixture should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use cleanup_plan::{
     plan, Approval, ApprovalStatus, Backup, BackupKind, Budget, EventBatch, LifecycleConfig,

@@ -1,8 +1,8 @@
 //! The shared fixtures of the ingest benchmarks: `target/bench/fixtures.json`,
-//! written by `bench/fixtures.ts` (or the file named by `OPS_BENCH_FIXTURES`).
+//! written by `bench/deno/fixtures.ts` (or the file named by `OPS_BENCH_FIXTURES`).
 //! See BENCHMARKS.md.
 //!
-//! Built for wasm, the crate is also a probe: [`Probe`] runs
+//! Built for wasm, the crate is also a probe: `Probe` runs
 //! `ingest_core::decide` on a fixture entirely inside wasm, so the Deno bench
 //! can tell the decision's own time from the cost of crossing into it.
 #![deny(missing_docs)]
@@ -77,7 +77,7 @@ pub fn load() -> Result<Fixtures, String> {
     let path = fixtures_path();
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
-            "{}: {e}; write the fixtures with `deno run --allow-write bench/fixtures.ts` \
+            "{}: {e}; write the fixtures with `deno run --allow-write bench/deno/fixtures.ts` \
              or run `cargo xtask bench`",
             path.display()
         )

@@ -2,7 +2,7 @@
 // then a check that every accepted event had exactly one effect.
 //
 //   deno run --allow-net=127.0.0.1 --allow-env --allow-read --allow-sys=cpus --allow-write=target \
-//     bench/load.ts --concurrency 32 --duration 20 --out target/bench/load.json
+//     bench/deno/load.ts --concurrency 32 --duration 20 --out target/bench/load.json
 //
 // Needs SUPABASE_URL, SUPABASE_DB_URL and OPS_WEBHOOK_SECRET of a running
 // stack (`cargo xtask bench` starts one; `cargo xtask dev` writes them to

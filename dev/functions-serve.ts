@@ -2,7 +2,7 @@
 // the local stack needs neither Docker nor the Supabase edge runtime.
 //
 //   deno run --allow-net --allow-env --allow-read --allow-sys \
-//     xtask/functions-serve.ts --port 54321 --dir supabase/functions [name...]
+//     dev/functions-serve.ts --port 54321 --dir supabase/functions [name...]
 //
 // A request to /functions/v1/<name>/<rest>?<query> reaches the default export
 // of supabase/functions/<name>/index.ts as /<name>/<rest>?<query>, which is

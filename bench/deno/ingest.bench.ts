@@ -1,26 +1,26 @@
 // The ingest decision in one `deno bench` run: the Rust in wasm, called the
 // way the shim calls it, next to the TypeScript baseline (ts_baseline.ts),
-// on the signed fixtures of bench/fixtures.ts.
+// on the signed fixtures of bench/deno/fixtures.ts.
 //
-//   deno run --allow-write bench/fixtures.ts
-//   deno bench --allow-read --allow-env bench/ingest.bench.ts
+//   deno run --allow-write bench/deno/fixtures.ts
+//   deno bench --allow-read --allow-env bench/deno/ingest.bench.ts
 //
 // Both sides start where the shim starts: a `Headers` object and the body's
 // bytes. A wasm iteration is what the shim does: the four headers it needs as
 // strings and the body in, the decision out as JSON text, `JSON.parse`, then
 // reading the fields the shim reads; so the boundary crossing is included.
 // The TypeScript takes `Object.fromEntries(headers)`.
-import { Ingest } from "../pkg/ops-ingest/ops_ingest.js";
+import { Ingest } from "../../pkg/ops-ingest/ops_ingest.js";
 import { fixturesPath, readFixtures } from "./fixtures.ts";
-import { type Decision, TsIngest } from "./ts_baseline.ts";
+import { type Decision, TsIngest, type Write } from "./ts_baseline.ts";
 
 const fixtures = readFixtures(fixturesPath());
 const wasm = new Ingest(fixtures.secret);
 const ts = new TsIngest(fixtures.secret);
 
-/** The shim's call: `functions/ops-ingest` as `supabase/functions/ops-ingest/index.ts` calls it. */
-function wasmDecide(method: string, headers: Headers, body: Uint8Array): Decision {
-  return JSON.parse(wasm.decide(
+/** The shim's calls: `Ingest.request` and the machine's first poll, as the executor makes them. */
+function wasmMachine(method: string, headers: Headers, body: Uint8Array) {
+  return wasm.request(
     method,
     headers.get("content-type") ?? undefined,
     headers.get("webhook-id") ?? undefined,
@@ -29,7 +29,16 @@ function wasmDecide(method: string, headers: Headers, body: Uint8Array): Decisio
     body,
     true,
     fixtures.now_ms,
-  ));
+  );
+}
+
+function wasmDecide(method: string, headers: Headers, body: Uint8Array): Decision {
+  const machine = wasmMachine(method, headers, body);
+  const io = JSON.parse(machine.poll());
+  machine.free();
+  return io.kind === "sql"
+    ? { action: "apply", write: { sql: io.text, params: io.params } as Write }
+    : { action: "respond", response: io.response };
 }
 
 /** Reads what the shim reads of a decision; returns something to keep. */
@@ -62,7 +71,7 @@ function essence(decision: Decision): unknown {
   };
 }
 
-// The decision alone, inside wasm (benches/lib.rs built for wasm by
+// The decision alone, inside wasm (bench/rust/lib.rs built for wasm by
 // `cargo xtask bench`): the same Rust without any crossing per iteration.
 const probePath = Deno.env.get("OPS_BENCH_PROBE");
 interface Probe {
@@ -158,18 +167,21 @@ for (const [index, c] of fixtures.cases.entries()) {
 // The other call of a request that writes: the answer after the database's.
 {
   const seed = fixtures.cases[0];
-  const decided = wasmDecide(
-    seed.method,
-    new Headers(seed.headers),
-    new TextEncoder().encode(seed.body),
-  );
+  const headers = new Headers(seed.headers);
+  const body = new TextEncoder().encode(seed.body);
+  const decided = wasmDecide(seed.method, headers, body);
   if (decided.action !== "apply") throw new Error("the seed event is not applied");
   const outcome = '{"result":"applied","effect":"created"}';
   Deno.bench({
     name: "wasm complete (after the database)",
     group: "boundary",
-    fn: () => {
-      const answer = JSON.parse(wasm.complete(JSON.stringify(decided.write), outcome));
+    fn: (b) => {
+      const machine = wasmMachine(seed.method, headers, body);
+      machine.poll();
+      b.start();
+      const answer = JSON.parse(machine.sqlAnswered(outcome, 0)).response;
+      b.end();
+      machine.free();
       sink += answer.status + answer.body.length;
     },
   });

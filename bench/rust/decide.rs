@@ -2,8 +2,8 @@
 //! wasm in Deno is compared with. Run by `cargo xtask bench`; on its own:
 //!
 //! ```sh
-//! deno run --allow-read --allow-env --allow-write bench/fixtures.ts
-//! cargo bench -p ingest-bench --bench decide
+//! deno run --allow-read --allow-env --allow-write bench/deno/fixtures.ts
+//! cargo bench -p odooops-bench --bench decide
 //! ```
 //!
 //! With `--features soft-sha` the group is `decide-soft-sha`: SHA-256 without
@@ -22,10 +22,10 @@ const GROUP: &str = if cfg!(feature = "soft-sha") {
 };
 
 fn bench_decide(c: &mut Criterion) {
-    let fixtures = match ingest_bench::load() {
+    let fixtures = match odooops_bench::load() {
         Ok(fixtures) => fixtures,
         Err(message) => {
-            eprintln!("benches/decide.rs: {message}");
+            eprintln!("bench/rust/decide.rs: {message}");
             std::process::exit(2);
         }
     };
@@ -36,7 +36,7 @@ fn bench_decide(c: &mut Criterion) {
         let decided = case.decide(&config, fixtures.now);
         if !case.expects(decided) {
             eprintln!(
-                "benches/decide.rs: case {}: decided {decided:?}, expected {} {}",
+                "bench/rust/decide.rs: case {}: decided {decided:?}, expected {} {}",
                 case.name, case.expect_action, case.expect_status
             );
             std::process::exit(1);

@@ -1,7 +1,7 @@
 // The payloads every ingest benchmark decides on: the native criterion bench
-// (benches/decide.rs), the wasm and the TypeScript baseline (ingest.bench.ts).
+// (bench/rust/decide.rs), the wasm and the TypeScript baseline (ingest.bench.ts).
 //
-//   deno run --allow-write bench/fixtures.ts target/bench/fixtures.json
+//   deno run --allow-write bench/deno/fixtures.ts target/bench/fixtures.json
 //
 // The bodies, ids and secret are fixed here; the timestamp is the moment the
 // file is written and every case is signed with it by the npm reference
@@ -133,7 +133,7 @@ export function readFixtures(path: string): Fixtures {
   } catch (error) {
     throw new Error(
       `${path}: cannot read the fixtures (${error}); write them with ` +
-        "`deno run --allow-write bench/fixtures.ts " + path + "` or run `cargo xtask bench`",
+        "`deno run --allow-write bench/deno/fixtures.ts " + path + "` or run `cargo xtask bench`",
     );
   }
   const age = (Date.now() - fixtures.now_ms) / 1000;
@@ -158,5 +158,5 @@ if (import.meta.main) {
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
   Deno.mkdirSync(dir, { recursive: true });
   Deno.writeTextFileSync(path, JSON.stringify(fixtures, null, 2) + "\n");
-  console.log(`bench/fixtures.ts: ${fixtures.cases.length} signed cases in ${path}`);
+  console.log(`bench/deno/fixtures.ts: ${fixtures.cases.length} signed cases in ${path}`);
 }

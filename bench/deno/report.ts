@@ -3,7 +3,7 @@
 // numbers, the ratios within the run and whether each target is met, and
 // writes the same as target/bench/summary.md.
 //
-//   deno run --allow-read --allow-sys --allow-write=target/bench bench/report.ts target/bench
+//   deno run --allow-read --allow-sys --allow-write=target/bench bench/deno/report.ts target/bench
 import { cpus, totalmem } from "node:os";
 
 const out = Deno.args[0] ?? "target/bench";
@@ -199,7 +199,7 @@ if (load && pgbench) {
     `| pgbench, ops.ingest_event (ceiling) | ${tps.toFixed(0)} | ${ms(pct(50))} | ${ms(pct(99))} |`,
   );
   say(
-    `| HTTP → Deno → wasm → postgres.js (bench/load.ts) | ${load.rps.toFixed(0)} | ${
+    `| HTTP → Deno → wasm → postgres.js (bench/deno/load.ts) | ${load.rps.toFixed(0)} | ${
       ms(load.latency_ms.p50)
     } | ${ms(load.latency_ms.p99)} |`,
   );

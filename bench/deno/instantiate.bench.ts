@@ -3,7 +3,7 @@
 // its first decision.
 //
 //   cargo xtask build
-//   deno bench --allow-read --allow-write --allow-env bench/instantiate.bench.ts
+//   deno bench --allow-read --allow-write --allow-env bench/deno/instantiate.bench.ts
 //
 // V8 shares compiled wasm between modules with the same bytes, so compiling
 // one module again and again would measure a cache. Every iteration therefore
@@ -11,7 +11,7 @@
 // appended (a custom section is ignored by the engine but changes the bytes).
 import { makeFixtures } from "./fixtures.ts";
 
-const PKG = new URL("../pkg/ops-ingest/", import.meta.url);
+const PKG = new URL("../../pkg/ops-ingest/", import.meta.url);
 const wasmBytes = Deno.readFileSync(new URL("ops_ingest_bg.wasm", PKG));
 const glue = Deno.readTextFileSync(new URL("ops_ingest.js", PKG));
 
@@ -86,18 +86,20 @@ Deno.bench({
     const { Ingest } = await import(`file://${dir}/ops_ingest.js`);
     const ingest = new Ingest(fixtures.secret);
     const headers = new Headers(seed.headers);
-    const decision = JSON.parse(ingest.decide(
-      seed.method,
-      headers.get("content-type") ?? undefined,
-      headers.get("webhook-id") ?? undefined,
-      headers.get("webhook-timestamp") ?? undefined,
-      headers.get("webhook-signature") ?? undefined,
-      new TextEncoder().encode(seed.body),
-      true,
-      fixtures.now_ms,
-    ));
+    const decision = JSON.parse(
+      ingest.request(
+        seed.method,
+        headers.get("content-type") ?? undefined,
+        headers.get("webhook-id") ?? undefined,
+        headers.get("webhook-timestamp") ?? undefined,
+        headers.get("webhook-signature") ?? undefined,
+        new TextEncoder().encode(seed.body),
+        true,
+        fixtures.now_ms,
+      ).poll(),
+    );
     b.end();
-    if (decision.action !== "apply") throw new Error("the first decision was not an apply");
+    if (decision.kind !== "sql") throw new Error("the first decision was not an apply");
   },
 });
 
