@@ -3,7 +3,7 @@
 -- Every CHECK constraint of the ops tables calls these functions, and the
 -- pgTAP tests call the same functions with the shared test vectors
 -- (supabase/tests/vectors/records.json) that `cargo test` checks against the
--- Rust side (crates/ops-events/src/records.rs). A rule is therefore written
+-- Rust side (crates/ops-values/src/records.rs). A rule is therefore written
 -- once in SQL and once in Rust, and the vectors keep the two in step.
 --
 -- All functions are immutable and strict: a null is "absent", not "invalid",

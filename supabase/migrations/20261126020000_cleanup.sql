@@ -154,50 +154,46 @@ create type ops.row_version as (partition oid, ctid tid, xmin xid);
 comment on type ops.row_version is
     'Where a row version is stored (partition, ctid) and the transaction that wrote it (xmin): the guard of a row ops-cleanup read.';
 
--- Runs as the planner reads them: `{"run": <row>, "events": [<rows>]}`,
--- events in id order. The events of the whole batch come from one scan per
--- partition (an index scan over the array of ids), not one probe per run.
-create function ops.cleanup_run_candidates(p_run_ids text[])
-returns table (run_id text, candidate json)
+-- The runs `p_run_ids` as the planner reads them, each with its guard, in
+-- one pass over their events: `candidate` is `{"run": {..}, "events": [..]}`
+-- (only when `p_lines`; the commit needs the guards alone), `version` the
+-- run's row version and every one of its events' (event_id, row version).
+-- The read and the commit compute the guard here, so it has one definition.
+-- The events of the whole batch come from one scan per partition (an index
+-- scan over the array of ids), not one probe per run.
+create function ops.cleanup_run_candidates(p_run_ids text[], p_lines boolean)
+returns table (run_id text, candidate json, version text)
 language sql
 stable
 set search_path = ''
 set timezone = 'UTC'
 as $$
     with events as (
-        select e.run_id, json_agg(e order by e.event_id) as events
-          from ops.run_events e
-         where e.run_id = any (p_run_ids)
-         group by e.run_id
-    )
-    select r.run_id, json_build_object('run', r, 'events', coalesce(ev.events, '[]'::json))
-      from ops.runs r
-      left join events ev on ev.run_id = r.run_id
-     where r.run_id = any (p_run_ids)
-$$;
-
--- What a run is made of, as row versions (see above): its own and, in id
--- order, each event's id and version. Any change to the run or its events
--- since it was read (an update, an event added or deleted) changes it, so
--- the commit deletes a run only while this is what the read saw.
-create function ops.cleanup_run_versions(p_run_ids text[])
-returns table (run_id text, version text)
-language sql
-stable
-set search_path = ''
-as $$
-    with events as (
         select e.run_id,
+               -- Skipped row by row when only the guards are wanted.
+               json_agg(e order by e.event_id) filter (where p_lines) as events,
                string_agg(e.event_id::text || '@' || row(e.tableoid, e.ctid, e.xmin)::ops.row_version::text,
                           ',' order by e.event_id) as versions
           from ops.run_events e
          where e.run_id = any (p_run_ids)
          group by e.run_id
     )
-    select r.run_id, md5(row(r.tableoid, r.ctid, r.xmin)::ops.row_version::text || ':' || coalesce(ev.versions, ''))
+    select r.run_id,
+           case when p_lines then json_build_object('run', r, 'events', coalesce(ev.events, '[]'::json)) end,
+           md5(row(r.tableoid, r.ctid, r.xmin)::ops.row_version::text || ':' || coalesce(ev.versions, ''))
       from ops.runs r
       left join events ev on ev.run_id = r.run_id
      where r.run_id = any (p_run_ids)
+$$;
+
+-- The runs' guards alone (see ops.cleanup_run_candidates).
+create function ops.cleanup_run_versions(p_run_ids text[])
+returns table (run_id text, version text)
+language sql
+stable
+set search_path = ''
+as $$
+    select c.run_id, c.version from ops.cleanup_run_candidates(p_run_ids, false) c
 $$;
 
 -- One run's guard (ops.cleanup_run_versions), for tests and by hand.
@@ -306,10 +302,9 @@ begin
     ), candidates as (
         -- This function is stable: both read the same snapshot, so each
         -- guard is the version of exactly the rows in its candidate.
-        select p.run_id, p.finished_at, c.candidate, v.version
+        select p.run_id, p.finished_at, c.candidate, c.version
           from picked p
-          join ops.cleanup_run_candidates(array(select run_id from picked)) c using (run_id)
-          join ops.cleanup_run_versions(array(select run_id from picked)) v using (run_id)
+          join ops.cleanup_run_candidates(array(select run_id from picked), true) c using (run_id)
     )
     select coalesce(json_agg(c.candidate order by c.finished_at, c.run_id), '[]'::json),
            coalesce(array_agg(c.run_id), '{}'),
@@ -585,7 +580,7 @@ $$;
 create index run_events_created_idx on ops.run_events (created_at, event_id);
 
 revoke all on function
-    ops.cleanup_run_candidates(text[]), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text),
+    ops.cleanup_run_candidates(text[], boolean), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text),
     ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
     ops.cleanup_policies(),
     ops.cleanup_read(jsonb, integer, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
@@ -593,7 +588,7 @@ revoke all on function
     ops.cleanup_s3_deleted(text[]), ops.cleanup_s3_pending(integer)
     from public;
 grant execute on function
-    ops.cleanup_run_candidates(text[]), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text),
+    ops.cleanup_run_candidates(text[], boolean), ops.cleanup_run_versions(text[]), ops.cleanup_run_guard(text),
     ops.cleanup_acquire(text, integer), ops.cleanup_release(text),
     ops.cleanup_policies(),
     ops.cleanup_read(jsonb, integer, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),

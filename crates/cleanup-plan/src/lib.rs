@@ -10,6 +10,12 @@
 //! The executor does the I/O: put and verify each archive, delete the rows,
 //! delete the S3 objects, drop the partitions, checkpoint.
 //!
+//! This crate is the room for the cleanup's decisions about rows. The values
+//! those rows hold — run status, artifact type, backup kind, approval status,
+//! the retention targets and classes, the limits of a retention rule and the
+//! defaults — are `ops-values`' (re-exported here where a caller needs them),
+//! so the planner and the rest of the control plane agree on one set of each.
+//!
 //! ```
 //! use cleanup_plan::{plan, PlanInput};
 //! use serde_json::json;
@@ -92,8 +98,8 @@
 //!   `now - 30 days`. Events before it are archived one line per event into
 //!   `run_events/<yyyy>/<mm>/...` objects, and once every one of them is
 //!   archived the plan says `drop_now`.
-//! * **Artifacts** expire per type (the seed's defaults, as in the migration:
-//!   images 30 days, SBOMs 90, logs 30, manifests 90, evidence 365). The row
+//! * **Artifacts** expire per type (the defaults, one rule per type, are in
+//!   `supabase/tests/vectors/retention_defaults.json`). The row
 //!   is archived and deleted and its S3 blob deleted. Images live in a
 //!   registry: their blobs are never in the S3 delete list; they go to a
 //!   separate [`Plan::registry_deletes`] list, by digest, for a registry
@@ -109,7 +115,7 @@
 //!   dump deleted.
 //! * **Ingest deliveries** (`ops.ingest_deliveries`, the idempotency ledger
 //!   of `ops-ingest`) expire by one rule for all projects, counted from
-//!   `received_at`, of at least a week (the default is 30 days): a row must
+//!   `received_at`, of at least a week: a row must
 //!   outlive every retry of its delivery, or the retry would take effect a
 //!   second time. A deferred event that has not been applied yet (its
 //!   project has not arrived) is kept whatever its age: it is the only copy
@@ -152,8 +158,8 @@ pub use policy::{
     Policies, Retention, RetentionPolicy, Target, MAX_RETAIN_DAYS,
     MIN_INGEST_DELIVERIES_RETAIN_DAYS,
 };
-pub use rows::{
-    Approval, ApprovalStatus, Artifact, ArtifactType, Backup, BackupKind, IngestDelivery, Run,
-    RunCandidate, RunEvent, RunStatus,
-};
+pub use rows::{Approval, Artifact, Backup, IngestDelivery, Run, RunCandidate, RunEvent};
+// The closed sets of the rows' columns are ops-values' own, re-exported so
+// that a caller building rows needs only this crate.
+pub use ops_values::{ApprovalStatus, ArtifactType, BackupKind, RunStatus};
 pub use timestamp::Timestamp;

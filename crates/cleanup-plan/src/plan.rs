@@ -6,10 +6,9 @@ use crate::archive::{
 use crate::error::{Error, ErrorKind};
 use crate::gfs::{gfs_keep, GfsWindows};
 use crate::policy::{Class, Policies, Retention, RetentionPolicy, Target};
-use crate::rows::{
-    Approval, Artifact, ArtifactType, Backup, BackupKind, IngestDelivery, RunCandidate, RunEvent,
-};
+use crate::rows::{Approval, Artifact, Backup, IngestDelivery, RunCandidate, RunEvent};
 use crate::timestamp::{civil_from_days, month_start_micros, Timestamp, MICROS_PER_DAY};
+use ops_values::{ArtifactType, BackupKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

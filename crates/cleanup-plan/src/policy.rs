@@ -2,54 +2,28 @@
 //! resolved to the rule that applies to one project's rows.
 
 use crate::error::{Error, ErrorKind};
-use crate::rows::{nullable, ArtifactType, BackupKind};
+use crate::rows::nullable;
+use ops_values::{ArtifactType, BackupKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The longest retention the schema allows (`ops.is_valid_retention`).
-pub const MAX_RETAIN_DAYS: u32 = 3650;
+/// What a policy row is about: `ops.retention_policies.target`, the closed
+/// set of `ops-values`.
+pub use ops_values::RetentionTarget as Target;
+
+/// The class column, checked against its target.
+pub(crate) use ops_values::RetentionClass as Class;
+
+/// The longest retention the schema allows (`ops.is_valid_retention`):
+/// `ops-values`' limit, in this crate's days.
+pub const MAX_RETAIN_DAYS: u32 = ops_values::MAX_RETAIN_DAYS as u32;
 
 /// The shortest retention the schema allows for the ingest ledger
-/// (`ops.is_valid_retention`): a week. A ledger row that goes while its
-/// sender may still retry turns the retry into a second delivery, so the
-/// rule must outlast every Standard Webhooks retry schedule: Svix's ends
-/// about 28 hours after the first attempt, Stripe's after 3 days.
-pub const MIN_INGEST_DELIVERIES_RETAIN_DAYS: u32 = 7;
-
-/// What a policy row is about: `ops.retention_policies.target`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// `ops.runs`; days count from `finished_at`.
-    Runs,
-    /// `ops.run_events`; one rule for all projects, applied a month at a time.
-    RunEvents,
-    /// `ops.artifacts`, per artifact type; days count from `created_at`.
-    Artifacts,
-    /// `ops.backups`, per tier (`daily`, `weekly`, `monthly`): the
-    /// keep-within windows of the grandfather-father-son rule.
-    Backups,
-    /// `ops.approvals`: kept forever, always.
-    Approvals,
-    /// `ops.ingest_deliveries`, the idempotency ledger of `ops-ingest`; one
-    /// rule for all projects, at least [`MIN_INGEST_DELIVERIES_RETAIN_DAYS`];
-    /// days count from `received_at`. A deferred event not applied yet is
-    /// kept whatever its age.
-    IngestDeliveries,
-}
-
-impl Target {
-    fn as_str(self) -> &'static str {
-        match self {
-            Target::Runs => "runs",
-            Target::RunEvents => "run_events",
-            Target::Artifacts => "artifacts",
-            Target::Backups => "backups",
-            Target::Approvals => "approvals",
-            Target::IngestDeliveries => "ingest_deliveries",
-        }
-    }
-}
+/// (`ops.is_valid_retention`): `ops-values`' limit, a week, in this crate's
+/// days. A ledger row that goes while its sender may still retry turns the
+/// retry into a second delivery.
+pub const MIN_INGEST_DELIVERIES_RETAIN_DAYS: u32 =
+    ops_values::MIN_INGEST_DELIVERIES_RETAIN_DAYS as u32;
 
 /// A row of `ops.retention_policies` (other columns, like `policy_id`, may
 /// be present and are ignored). The nullable columns must be present: a
@@ -71,36 +45,26 @@ pub struct RetentionPolicy {
 }
 
 impl RetentionPolicy {
-    /// The defaults that `20261126000500_ops_retention.sql` inserts, row for
-    /// row: runs 90 days; run events 30; artifacts: images 30, SBOMs 90, logs
-    /// 30 (they extend the run events), manifests 90 (like the SBOM of the
-    /// same build), deploy evidence 365 (audit material, kept as long as the
-    /// longest-lived backup); backups daily 30, weekly 90, monthly 365;
-    /// approvals forever; and, from
-    /// `20261202010000_ingest_deliveries_retention.sql`, ingest deliveries 30
-    /// (ten times the longest automatic retry schedule, Stripe's 3 days, and
-    /// room for a sender's operator to replay a failed delivery by hand).
+    /// The defaults every project starts with, as rows, in the order the
+    /// migrations insert them: the rules of
+    /// [`ops_values::retention_defaults`], which reads them from
+    /// `supabase/tests/vectors/retention_defaults.json`, the file pgTAP
+    /// checks the seeded rows against. The file's notes say why a rule keeps
+    /// what it keeps.
     pub fn seed_defaults() -> Vec<RetentionPolicy> {
-        let row = |target, class: Option<&str>, days| RetentionPolicy {
-            project_id: None,
-            target,
-            class: class.map(str::to_owned),
-            retain_days: days,
-        };
-        vec![
-            row(Target::Runs, None, Some(90)),
-            row(Target::RunEvents, None, Some(30)),
-            row(Target::Artifacts, Some("image"), Some(30)),
-            row(Target::Artifacts, Some("sbom"), Some(90)),
-            row(Target::Artifacts, Some("logs"), Some(30)),
-            row(Target::Artifacts, Some("manifest"), Some(90)),
-            row(Target::Artifacts, Some("evidence"), Some(365)),
-            row(Target::Backups, Some("daily"), Some(30)),
-            row(Target::Backups, Some("weekly"), Some(90)),
-            row(Target::Backups, Some("monthly"), Some(365)),
-            row(Target::Approvals, None, None),
-            row(Target::IngestDeliveries, None, Some(30)),
-        ]
+        // The file is built into ops-values, whose tests read it, so the
+        // error is never seen at run time. Were it ever, no rule means no
+        // row expires: the safe side for a cleanup.
+        ops_values::retention_defaults()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| RetentionPolicy {
+                project_id: None,
+                target: rule.target,
+                class: rule.class.map(|class| class.as_str().to_owned()),
+                retain_days: rule.retain_days.map(u32::from),
+            })
+            .collect()
     }
 }
 
@@ -112,13 +76,6 @@ pub enum Retention {
     Days(u32),
     /// Kept forever (`retain_days` null).
     Forever,
-}
-
-/// The class column, checked against its target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Class {
-    Artifact(ArtifactType),
-    Backup(BackupKind),
 }
 
 type ScopeKey = (Target, Option<Class>);
@@ -203,7 +160,7 @@ impl Policies {
                     format!(
                         "a second rule for ({}, {}, {}); one rule per scope",
                         row.project_id.as_deref().unwrap_or("every project"),
-                        row.target.as_str(),
+                        row.target,
                         row.class.as_deref().unwrap_or("all"),
                     ),
                 ));
@@ -264,46 +221,23 @@ fn parse_class(target: Target, class: Option<&str>) -> Result<Option<Class>, Err
     let Some(text) = class else {
         return Ok(None);
     };
-    let parsed = match target {
-        Target::Artifacts => match text {
-            "image" => Some(Class::Artifact(ArtifactType::Image)),
-            "sbom" => Some(Class::Artifact(ArtifactType::Sbom)),
-            "logs" => Some(Class::Artifact(ArtifactType::Logs)),
-            "evidence" => Some(Class::Artifact(ArtifactType::Evidence)),
-            "manifest" => Some(Class::Artifact(ArtifactType::Manifest)),
-            _ => None,
-        },
-        Target::Backups => match text {
-            "daily" => Some(Class::Backup(BackupKind::Daily)),
-            "weekly" => Some(Class::Backup(BackupKind::Weekly)),
-            "monthly" => Some(Class::Backup(BackupKind::Monthly)),
-            _ => None,
-        },
-        Target::Runs | Target::RunEvents | Target::Approvals | Target::IngestDeliveries => {
-            return Err(Error::new(
-                ErrorKind::Policy,
-                "",
-                format!(
-                    "{} rules have no class; expected null, got {text:?}",
-                    target.as_str()
-                ),
-            ))
-        }
-    };
-    parsed.map(Some).ok_or_else(|| {
-        let expected = if target == Target::Artifacts {
-            "image, sbom, logs, evidence, manifest or null"
-        } else {
-            "daily, weekly, monthly or null"
-        };
-        Error::new(
-            ErrorKind::Policy,
-            "",
+    // ops-values decides which classes a target has; the message here speaks
+    // of the policy row's columns, like the rest of `Policies::new`.
+    Class::parse(target, text).map(Some).map_err(|_| {
+        let expected = |names: Vec<&str>| {
             format!(
-                "expected {expected} for {} rules, got {text:?}",
-                target.as_str()
-            ),
-        )
+                "expected {} or null for {target} rules, got {text:?}",
+                names.join(", ")
+            )
+        };
+        let message = match target {
+            Target::Artifacts => expected(ArtifactType::ALL.iter().map(|t| t.as_str()).collect()),
+            Target::Backups => expected(BackupKind::ALL.iter().map(|k| k.as_str()).collect()),
+            Target::Runs | Target::RunEvents | Target::Approvals | Target::IngestDeliveries => {
+                format!("{target} rules have no class; expected null, got {text:?}")
+            }
+        };
+        Error::new(ErrorKind::Policy, "", message)
     })
 }
 
@@ -368,6 +302,30 @@ mod tests {
                 .resolve("odoo-1", Target::Runs, None),
             None
         );
+    }
+
+    /// The defaults are the file's rows, in the file's order, in the JSON
+    /// form the executor reads and archives (key for key, as the columns).
+    #[test]
+    fn the_seed_defaults_are_the_defaults_file() {
+        let file: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../supabase/tests/vectors/retention_defaults.json"
+        )))
+        .unwrap();
+        let rows = file["defaults"].as_array().unwrap();
+        let defaults = RetentionPolicy::seed_defaults();
+        assert_eq!(defaults.len(), rows.len());
+        for (policy, row) in defaults.iter().zip(rows) {
+            assert_eq!(
+                serde_json::to_string(policy).unwrap(),
+                format!(
+                    r#"{{"project_id":null,"target":{},"class":{},"retain_days":{}}}"#,
+                    row["target"], row["class"], row["retain_days"]
+                )
+            );
+        }
+        assert!(Policies::new(&defaults).is_ok());
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! column must be present (as `null` if empty): a column the database layer
 //! forgot to select, or one a later migration added, would otherwise be
 //! silently missing from the archive and lost when the row is deleted.
+//!
+//! The closed sets among the columns (run status, artifact type, backup
+//! kind, approval status) are `ops-values`' types, read and written as the
+//! text the database stores.
 
 use crate::timestamp::Timestamp;
+use ops_values::{ApprovalStatus, ArtifactType, BackupKind, RunStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -19,33 +24,6 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer)
-}
-
-/// `ops.runs.status`: a closed set (`ops.is_valid_run_status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Waiting for a worker.
-    Queued,
-    /// A worker is on it.
-    Running,
-    /// Final: it worked.
-    Success,
-    /// Final: it did not.
-    Failed,
-    /// Final: someone stopped it.
-    Cancelled,
-}
-
-impl RunStatus {
-    /// Whether the status is final (`ops.is_finished_run_status`): only a
-    /// finished run can ever be archived.
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled
-        )
-    }
 }
 
 /// A row of `ops.runs`.
@@ -136,35 +114,6 @@ pub struct RunCandidate {
     pub events: Vec<RunEvent>,
 }
 
-/// `ops.artifacts.artifact_type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArtifactType {
-    /// A container image; lives in a registry, not in S3.
-    Image,
-    /// A software bill of materials, in S3.
-    Sbom,
-    /// Build or deploy logs, in S3.
-    Logs,
-    /// Deploy evidence, in S3.
-    Evidence,
-    /// A deployment manifest, in S3.
-    Manifest,
-}
-
-impl ArtifactType {
-    /// The value as the database stores it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArtifactType::Image => "image",
-            ArtifactType::Sbom => "sbom",
-            ArtifactType::Logs => "logs",
-            ArtifactType::Evidence => "evidence",
-            ArtifactType::Manifest => "manifest",
-        }
-    }
-}
-
 /// A row of `ops.artifacts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,18 +135,6 @@ pub struct Artifact {
     pub digest: String,
     /// When it was recorded; its retention counts from here.
     pub created_at: Timestamp,
-}
-
-/// `ops.backups.kind`: which schedule made the backup.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupKind {
-    /// The daily schedule.
-    Daily,
-    /// The weekly schedule.
-    Weekly,
-    /// The monthly schedule.
-    Monthly,
 }
 
 /// A row of `ops.backups`.
@@ -225,18 +162,6 @@ pub struct Backup {
     pub digest: String,
     /// When the backup was taken.
     pub created_at: Timestamp,
-}
-
-/// `ops.approvals.status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    /// Not decided yet.
-    Pending,
-    /// Allowed.
-    Approved,
-    /// Refused.
-    Rejected,
 }
 
 /// A row of `ops.approvals`. Never archived, never deleted: the planner only

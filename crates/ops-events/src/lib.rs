@@ -7,6 +7,13 @@
 //! offending field is reported at once, with the rule it broke, so the sender
 //! can fix all of them in one go.
 //!
+//! This crate is the room for events: the project events, their published
+//! JSON Schema and [`parse_event`], with the rules of the fields they carry
+//! (project id, name, Odoo series, `occurred_at`). The values of the
+//! control-plane records (run statuses, digests, image references, roles,
+//! retention rules) are not here but in `ops-values`; from it this crate
+//! takes only [`Rule`], the JSON Schema keyword each violation names.
+//!
 //! ```
 //! use ops_events::{parse_event, Event};
 //!
@@ -22,11 +29,12 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod records;
 mod rules;
 
+pub use ops_values::Rule;
 pub use rules::{OccurredAt, OdooVersion, ProjectId, ProjectName, FUTURE_TOLERANCE_SECONDS};
 
+use ops_values::RuleError;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -174,21 +182,21 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
     let Value::Object(object) = value else {
         return Err(Error::invalid(vec![Violation::new(
             "",
-            "type",
+            Rule::Type,
             "the body must be a JSON object",
         )]));
     };
     let mut fields = Fields::new(&object);
     let event_type = fields.required("event_type", |v| match v.as_str() {
         Some(t) if EVENT_TYPES.contains(&t) => Ok(t.to_owned()),
-        Some(t) => Err((
-            "enum",
+        Some(t) => Err(RuleError::new(
+            Rule::Enum,
             format!(
                 "unknown event type {t:?}; expected one of {}",
                 EVENT_TYPES.join(", ")
             ),
         )),
-        None => Err(("type", "expected a string".to_owned())),
+        None => Err(RuleError::new(Rule::Type, "expected a string")),
     });
     // Without a known event type the other fields cannot be judged, so only
     // that one is reported.
@@ -197,7 +205,10 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
     };
     let occurred_at = |v: &Value| match v.as_str() {
         Some(text) => OccurredAt::parse(text, now),
-        None => Err(("type", format!("expected a string, got {}", type_name(v)))),
+        None => Err(RuleError::new(
+            Rule::Type,
+            format!("expected a string, got {}", type_name(v)),
+        )),
     };
     let project_id = fields.required("project_id", string(ProjectId::parse));
     let event = match event_type.as_str() {
@@ -264,7 +275,7 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
             // without a branch here is refused rather than panicking.
             return Err(Error::invalid(vec![Violation::new(
                 "event_type",
-                "enum",
+                Rule::Enum,
                 &format!("event type {other:?} is not handled"),
             )]));
         }
@@ -273,13 +284,11 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
 }
 
 /// Adapts a rule over `&str` to a rule over a JSON value that must be a string.
-fn string<T>(
-    rule: fn(&str) -> Result<T, (&'static str, String)>,
-) -> impl Fn(&Value) -> Result<T, (&'static str, String)> {
+fn string<T>(rule: fn(&str) -> Result<T, RuleError>) -> impl Fn(&Value) -> Result<T, RuleError> {
     move |value| match value.as_str() {
         Some(text) => rule(text),
-        None => Err((
-            "type",
+        None => Err(RuleError::new(
+            Rule::Type,
             format!("expected a string, got {}", type_name(value)),
         )),
     }
@@ -313,18 +322,19 @@ impl<'a> Fields<'a> {
     fn required<T>(
         &mut self,
         name: &str,
-        rule: impl Fn(&Value) -> Result<T, (&'static str, String)>,
+        rule: impl Fn(&Value) -> Result<T, RuleError>,
     ) -> Option<T> {
         match self.object.get(name) {
             None => {
                 self.violations
-                    .push(Violation::new(name, "required", "the field is missing"));
+                    .push(Violation::new(name, Rule::Required, "the field is missing"));
                 None
             }
             Some(value) => match rule(value) {
                 Ok(parsed) => Some(parsed),
-                Err((rule, detail)) => {
-                    self.violations.push(Violation::new(name, rule, &detail));
+                Err(err) => {
+                    self.violations
+                        .push(Violation::new(name, err.rule, &err.message));
                     None
                 }
             },
@@ -337,7 +347,7 @@ impl<'a> Fields<'a> {
     fn optional<T>(
         &mut self,
         name: &str,
-        rule: impl Fn(&Value) -> Result<T, (&'static str, String)>,
+        rule: impl Fn(&Value) -> Result<T, RuleError>,
     ) -> Option<Option<T>> {
         match self.object.get(name) {
             None | Some(Value::Null) => Some(None),
@@ -354,7 +364,7 @@ impl<'a> Fields<'a> {
             if !known.contains(&name.as_str()) {
                 self.violations.push(Violation::new(
                     name,
-                    "additionalProperties",
+                    Rule::AdditionalProperties,
                     "unknown field; this event does not have it",
                 ));
             }
@@ -370,17 +380,17 @@ pub struct Violation {
     /// The field as a JSON Pointer in URI fragment form (RFC 6901), as
     /// RFC 9457 suggests for validation problems.
     pub pointer: String,
-    /// The rule, named as in JSON Schema: `required`, `type`, `pattern`,
-    /// `format`, `enum`, `minLength`, `maxLength`, `additionalProperties`;
-    /// and `maximum` for the one rule the schema cannot state, a date too
-    /// far ahead of the receiver's clock.
-    pub rule: &'static str,
+    /// The rule, serialized as its JSON Schema keyword: `required`, `type`,
+    /// `pattern`, `format`, `enum`, `minLength`, `maxLength`,
+    /// `additionalProperties`; and `maximum` for the one rule the schema
+    /// cannot state, a date too far ahead of the receiver's clock.
+    pub rule: Rule,
     /// What was wrong, in words.
     pub detail: String,
 }
 
 impl Violation {
-    fn new(field: &str, rule: &'static str, detail: &str) -> Violation {
+    fn new(field: &str, rule: Rule, detail: &str) -> Violation {
         Violation {
             field: field.to_owned(),
             pointer: format!("#/{}", field.replace('~', "~0").replace('/', "~1")),
@@ -461,7 +471,7 @@ mod tests {
             .unwrap_err()
             .violations()
             .iter()
-            .map(|v| (v.field.clone(), v.rule))
+            .map(|v| (v.field.clone(), v.rule.as_str()))
             .collect()
     }
 

@@ -4,14 +4,12 @@
 //! last line of defence, this is the first, and it is the one that can explain
 //! itself to the sender.
 
+use ops_values::{Rule, RuleError};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
-
-/// A rule failure: the JSON Schema name of the rule and a sentence.
-pub(crate) type RuleError = (&'static str, String);
 
 /// The external id of an Odoo project: `odoo-` and the positive integer id of
 /// `project.project` in Odoo, without leading zeros.
@@ -34,8 +32,8 @@ impl ProjectId {
         if valid {
             Ok(ProjectId(text.to_owned()))
         } else {
-            Err((
-                "pattern",
+            Err(RuleError::new(
+                Rule::Pattern,
                 format!("expected \"odoo-<digits>\", got {}", quoted(text)),
             ))
         }
@@ -114,18 +112,18 @@ pub(crate) fn name_pattern() -> String {
 impl ProjectName {
     pub(crate) fn parse(text: &str) -> Result<ProjectName, RuleError> {
         if text.is_empty() {
-            return Err(("minLength", "must not be empty".to_owned()));
+            return Err(RuleError::new(Rule::MinLength, "must not be empty"));
         }
         let chars = text.chars().count();
         if chars > MAX_NAME_CHARS {
-            return Err((
-                "maxLength",
+            return Err(RuleError::new(
+                Rule::MaxLength,
                 format!("must be at most {MAX_NAME_CHARS} characters, got {chars}"),
             ));
         }
         if let Some(c) = text.chars().find(|&c| in_ranges(NAME_FORBIDDEN, c)) {
-            return Err((
-                "pattern",
+            return Err(RuleError::new(
+                Rule::Pattern,
                 format!(
                     "must not contain control characters or line breaks, got U+{:04X}",
                     u32::from(c)
@@ -133,7 +131,7 @@ impl ProjectName {
             ));
         }
         if text.chars().all(|c| in_ranges(NAME_BLANK, c)) {
-            return Err(("pattern", "must not be only whitespace".to_owned()));
+            return Err(RuleError::new(Rule::Pattern, "must not be only whitespace"));
         }
         Ok(ProjectName(text.to_owned()))
     }
@@ -159,8 +157,8 @@ impl OdooVersion {
         if valid {
             Ok(OdooVersion(text.to_owned()))
         } else {
-            Err((
-                "pattern",
+            Err(RuleError::new(
+                Rule::Pattern,
                 format!(
                     "expected an Odoo series such as \"19.0\" or \"saas~18.3\", got {}",
                     quoted(text)
@@ -327,8 +325,8 @@ fn rfc3339_fields(text: &str) -> Option<DateTimeFields> {
 impl OccurredAt {
     pub(crate) fn parse(text: &str, now: i64) -> Result<OccurredAt, RuleError> {
         let not_rfc3339 = || {
-            (
-                "format",
+            RuleError::new(
+                Rule::Format,
                 format!(
                     "expected an RFC 3339 date-time such as \"2026-11-26T10:00:00.123456Z\", got {}",
                     quoted(text)
@@ -341,8 +339,8 @@ impl OccurredAt {
         let date =
             Date::from_calendar_date(fields.year, month, fields.day).map_err(|_| not_rfc3339())?;
         if fields.year < EARLIEST_YEAR {
-            return Err((
-                "pattern",
+            return Err(RuleError::new(
+                Rule::Pattern,
                 format!(
                     "must be in the year {EARLIEST_YEAR} or later, got {}",
                     quoted(text)
@@ -352,14 +350,14 @@ impl OccurredAt {
         if fields.second == 60 {
             // RFC 3339 allows a leap second, but Odoo's dates (Python's
             // datetime) never hold one and the receiver could not order it.
-            return Err((
-                "pattern",
+            return Err(RuleError::new(
+                Rule::Pattern,
                 format!("must not be a leap second (:60), got {}", quoted(text)),
             ));
         }
         if fields.fraction_digits > MAX_FRACTION_DIGITS {
-            return Err((
-                "pattern",
+            return Err(RuleError::new(
+                Rule::Pattern,
                 format!(
                     "must have at most {MAX_FRACTION_DIGITS} fractional digits, got {}",
                     fields.fraction_digits
@@ -371,8 +369,8 @@ impl OccurredAt {
             .zip(UtcOffset::from_hms(fields.offset.0, fields.offset.1, 0).ok())
             .map(|(time, offset)| PrimitiveDateTime::new(date, time).assume_offset(offset))
             .ok_or_else(not_rfc3339)?;
-        let too_late = (
-            "maximum",
+        let too_late = RuleError::new(
+            Rule::Maximum,
             format!(
                 "is more than {FUTURE_TOLERANCE_SECONDS} seconds in the future; check the sender's clock"
             ),
@@ -515,7 +513,11 @@ mod tests {
             "42",
             "abc",
         ] {
-            assert_eq!(ProjectId::parse(bad).unwrap_err().0, "pattern", "{bad:?}");
+            assert_eq!(
+                ProjectId::parse(bad).unwrap_err().rule.as_str(),
+                "pattern",
+                "{bad:?}"
+            );
         }
     }
 
@@ -535,10 +537,16 @@ mod tests {
         assert!(ProjectName::parse(&"é".repeat(255)).is_ok());
         assert!(ProjectName::parse(&"🚀".repeat(255)).is_ok());
         assert_eq!(
-            ProjectName::parse(&"é".repeat(256)).unwrap_err().0,
+            ProjectName::parse(&"é".repeat(256))
+                .unwrap_err()
+                .rule
+                .as_str(),
             "maxLength"
         );
-        assert_eq!(ProjectName::parse("").unwrap_err().0, "minLength");
+        assert_eq!(
+            ProjectName::parse("").unwrap_err().rule.as_str(),
+            "minLength"
+        );
         for bad in [
             "   ",
             "\u{a0}",
@@ -554,7 +562,11 @@ mod tests {
             "paragraph\u{2029}",
             "trailing newline\n",
         ] {
-            assert_eq!(ProjectName::parse(bad).unwrap_err().0, "pattern", "{bad:?}");
+            assert_eq!(
+                ProjectName::parse(bad).unwrap_err().rule.as_str(),
+                "pattern",
+                "{bad:?}"
+            );
         }
     }
 
@@ -591,7 +603,11 @@ mod tests {
             "saas-18.3",
             "19.0 ",
         ] {
-            assert_eq!(OdooVersion::parse(bad).unwrap_err().0, "pattern", "{bad:?}");
+            assert_eq!(
+                OdooVersion::parse(bad).unwrap_err().rule.as_str(),
+                "pattern",
+                "{bad:?}"
+            );
         }
     }
 
@@ -650,14 +666,21 @@ mod tests {
             ("2030-01-01T00:00:00Z", "maximum"),
             ("9999-12-31T23:59:59-23:59", "maximum"),
         ] {
-            assert_eq!(OccurredAt::parse(bad, NOW).unwrap_err().0, rule, "{bad:?}");
+            assert_eq!(
+                OccurredAt::parse(bad, NOW).unwrap_err().rule.as_str(),
+                rule,
+                "{bad:?}"
+            );
         }
         let edge = OccurredAt::from_unix(NOW + FUTURE_TOLERANCE_SECONDS)
             .unwrap()
             .to_rfc3339();
         assert!(OccurredAt::parse(&edge, NOW).is_ok(), "{edge}");
         let long = format!("2026-11-18T08:00:00.{}Z", "1".repeat(60_000));
-        assert_eq!(OccurredAt::parse(&long, NOW).unwrap_err().0, "pattern");
+        assert_eq!(
+            OccurredAt::parse(&long, NOW).unwrap_err().rule.as_str(),
+            "pattern"
+        );
     }
 
     #[test]
@@ -719,7 +742,10 @@ mod tests {
         fn receiver_accepts_date(text: &str) -> Option<bool> {
             match OccurredAt::parse(text, LATE) {
                 Ok(_) => Some(true),
-                Err(("maximum", _)) => None,
+                Err(RuleError {
+                    rule: Rule::Maximum,
+                    ..
+                }) => None,
                 Err(_) => Some(false),
             }
         }
@@ -819,7 +845,7 @@ mod tests {
     #[test]
     fn long_values_are_cut_in_messages() {
         let long = "x".repeat(10_000);
-        let (_, message) = ProjectId::parse(&long).unwrap_err();
+        let RuleError { message, .. } = ProjectId::parse(&long).unwrap_err();
         assert!(message.len() < 200, "{}", message.len());
     }
 }

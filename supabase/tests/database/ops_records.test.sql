@@ -1,6 +1,6 @@
 -- The record rules in SQL, checked against the shared test vectors that
--- `cargo test -p ops-events` checks against the Rust side
--- (crates/ops-events/src/records.rs), so the two cannot drift.
+-- `cargo test -p ops-values` checks against the Rust side
+-- (crates/ops-values/src/records.rs), so the two cannot drift.
 --
 -- Each vector is checked twice: against the rule's SQL function, and, for
 -- the rules a column enforces, by writing it into that column (allowed when
