@@ -224,25 +224,32 @@ $$;
 
 revoke all on function ops_private.run_events_have_runs(), ops_private.runs_delete_events() from public;
 
--- On the parent (every statement through ops.run_events) and, from
--- ops.create_run_event_partitions, on each partition, for statements that
--- name a partition directly: a statement trigger fires only for the table
--- its statement names.
-create trigger run_events_have_runs_insert after insert on ops.run_events
-    referencing new table as new_rows
-    for each statement execute function ops_private.run_events_have_runs();
-create trigger run_events_have_runs_update after update on ops.run_events
-    referencing new table as new_rows
-    for each statement execute function ops_private.run_events_have_runs();
+-- Puts the check on `p_table`: on the parent (every statement through
+-- ops.run_events) and on each partition (ops.create_run_event_partitions),
+-- for statements that name a partition directly, since a statement trigger
+-- fires only for the table its statement names.
+create function ops_private.check_run_events_runs(p_table regclass)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    execute pg_catalog.format(
+        'create trigger run_events_have_runs_insert after insert on %s
+             referencing new table as new_rows
+             for each statement execute function ops_private.run_events_have_runs()', p_table);
+    execute pg_catalog.format(
+        'create trigger run_events_have_runs_update after update on %s
+             referencing new table as new_rows
+             for each statement execute function ops_private.run_events_have_runs()', p_table);
+end;
+$$;
+revoke all on function ops_private.check_run_events_runs(regclass) from public;
+select ops_private.check_run_events_runs('ops.run_events');
+select ops_private.check_run_events_runs('ops.run_events_default');
 create trigger runs_delete_events after delete on ops.runs
     referencing old table as old_rows
     for each statement execute function ops_private.runs_delete_events();
-create trigger run_events_have_runs_insert after insert on ops.run_events_default
-    referencing new table as new_rows
-    for each statement execute function ops_private.run_events_have_runs();
-create trigger run_events_have_runs_update after update on ops.run_events_default
-    referencing new table as new_rows
-    for each statement execute function ops_private.run_events_have_runs();
 
 -- Creates the partitions of the month of `p_from` and the `p_months_ahead`
 -- months after it, and returns the names of those it created. Idempotent and
@@ -303,16 +310,9 @@ begin
         -- Partitions are reached through ops.run_events only, but are closed
         -- by themselves too.
         execute pg_catalog.format('alter table ops.%I enable row level security', v_name);
-        -- A statement that names the partition checks its events' runs too
-        -- (ops_private.run_events_have_runs).
-        execute pg_catalog.format(
-            'create trigger run_events_have_runs_insert after insert on ops.%I
-                 referencing new table as new_rows
-                 for each statement execute function ops_private.run_events_have_runs()', v_name);
-        execute pg_catalog.format(
-            'create trigger run_events_have_runs_update after update on ops.%I
-                 referencing new table as new_rows
-                 for each statement execute function ops_private.run_events_have_runs()', v_name);
+        -- A statement that names the partition checks its events' runs too.
+        perform ops_private.check_run_events_runs(
+            pg_catalog.format('ops.%I', v_name)::pg_catalog.regclass);
         return next v_name;
     end loop;
 end;

@@ -197,13 +197,8 @@ fn restore(root: &Path, args: &[String]) -> Result<bool> {
     let mut command = install::deno_command(&tools, "run");
     command
         .current_dir(root)
-        .args([
-            "--allow-net",
-            "--allow-env",
-            "--allow-read",
-            "--allow-sys=osRelease",
-            "scripts/restore.ts",
-        ])
+        .args(stack::EXECUTOR_PERMISSIONS)
+        .arg("scripts/restore.ts")
         .args(args);
     if std::env::var_os("SUPABASE_DB_URL").is_none() {
         let env_file = root.join(".dev/stack.env");

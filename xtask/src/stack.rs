@@ -608,6 +608,12 @@ pub fn psql(pg_bin: &Path, port: u16) -> Command {
 
 /// `psql` as the cluster's superuser, for what only the platform does on
 /// hosted Supabase.
+/// The Deno permissions of the functions' executor (postgres.js, the S3 SDK,
+/// the environment, the wasm files): the functions server and the restore
+/// command both run with these.
+pub const EXECUTOR_PERMISSIONS: &[&str] =
+    &["--allow-net", "--allow-env", "--allow-read", "--allow-sys"];
+
 pub fn psql_admin(pg_bin: &Path, port: u16) -> Command {
     psql_as(pg_bin, port, ADMIN_ROLE)
 }
@@ -679,14 +685,8 @@ fn start_functions(
     let mut command = crate::install::deno_command(tools, "run");
     command
         .current_dir(root)
-        .args([
-            "--allow-net",
-            "--allow-env",
-            "--allow-read",
-            "--allow-sys",
-            "dev/functions-serve.ts",
-            "--port",
-        ])
+        .args(EXECUTOR_PERMISSIONS)
+        .args(["dev/functions-serve.ts", "--port"])
         .arg(port.to_string())
         .arg("--dir")
         .arg("supabase/functions")

@@ -4,7 +4,7 @@
 //! last line of defence, this is the first, and it is the one that can explain
 //! itself to the sender.
 
-use ops_values::{Rule, RuleError};
+use ops_values::{quoted, Rule, RuleError};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -475,18 +475,6 @@ impl JsonSchema for OdooVersion {
 
 fn digits(text: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     len.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Quotes a sender's value for an error message, cut short so a huge value
-/// cannot blow up the response.
-fn quoted(text: &str) -> String {
-    const SHOWN: usize = 64;
-    if text.chars().count() <= SHOWN {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(SHOWN).collect();
-        format!("{head:?}…")
-    }
 }
 
 #[cfg(test)]

@@ -174,8 +174,14 @@ fn dns_label(label: &str, max: usize) -> bool {
 }
 
 /// Quotes a sender's value for an error message, cut short so a huge value
-/// cannot blow up the response.
-fn quoted(text: &str) -> String {
+/// cannot blow up the response. Every rule message of this crate and of
+/// `ops-events` quotes values this way.
+///
+/// ```
+/// assert_eq!(ops_values::quoted("odoo-1"), "\"odoo-1\"");
+/// assert!(ops_values::quoted(&"x".repeat(100)).ends_with('…'));
+/// ```
+pub fn quoted(text: &str) -> String {
     const SHOWN: usize = 64;
     if text.chars().count() <= SHOWN {
         format!("{text:?}")
