@@ -160,23 +160,30 @@ if (instantiate.size > 0) {
   }
 }
 
-// 4: load against the ceiling.
-const load = readJson(`${out}/load.json`) as
-  | {
-    rps: number;
-    requests: number;
-    duration_s: number;
-    concurrency: number;
-    latency_ms: { p50: number; p99: number; max: number };
-    exactly_once: boolean;
-    effect: Record<string, number>;
-    duplicates_sent: number;
-    duplicates_replayed: number;
-    machine_busy: number;
-    load_generator_cores: number;
-    statuses: Record<string, number>;
-  }
-  | undefined;
+// 4: load against the ceiling, and against the seed's own ops-ingest.
+interface Load {
+  rps: number;
+  requests: number;
+  duration_s: number;
+  warmup_s: number;
+  concurrency: number;
+  latency_ms: { p50: number; p99: number; max: number };
+  // null when not checked: the peer promises no exactly-once.
+  exactly_once: boolean | null;
+  passed: boolean;
+  effect: Record<string, number> | null;
+  unique_sent: number;
+  unique_created: number;
+  duplicates_sent: number;
+  duplicates_replayed: number;
+  machine_busy: number;
+  load_generator_cores: number;
+  statuses: Record<string, number>;
+  unique_statuses: Record<string, number>;
+  duplicate_statuses: Record<string, number>;
+}
+const load = readJson(`${out}/load.json`) as Load | undefined;
+const peer = readJson(`${out}/load-peer.json`) as Load | undefined;
 const pgbench = readText(`${out}/pgbench.txt`);
 if (load && pgbench) {
   const tps = Number(/tps = ([\d.]+)/.exec(pgbench)?.[1] ?? NaN);
@@ -203,6 +210,13 @@ if (load && pgbench) {
       ms(load.latency_ms.p50)
     } | ${ms(load.latency_ms.p99)} |`,
   );
+  if (peer) {
+    say(
+      `| the seed's ops-ingest: HTTP → Deno → postgres.js insert (bench/deno/seed_peer.ts) | ${
+        peer.rps.toFixed(0)
+      } | ${ms(peer.latency_ms.p50)} | ${ms(peer.latency_ms.p99)} |`,
+    );
+  }
   say();
   say(
     `HTTP: ${load.requests} requests in ${load.duration_s.toFixed(1)} s; the machine was ` +
@@ -213,11 +227,15 @@ if (load && pgbench) {
     `exactly once: ${load.exactly_once ? "yes" : "NO"} (${JSON.stringify(load.effect)}, ` +
       `duplicates replayed ${load.duplicates_replayed}/${load.duplicates_sent})`,
   );
-  allMet &&= load.exactly_once;
+  allMet &&= load.exactly_once === true;
   // CPU per request, from /proc (xtask's CpuMeter): warm-up included on both
   // sides, so divided by every request answered, warm-up included.
   const cpu = readJson(`${out}/cpu.json`) as
-    | { pgbench: { postgres_s: number }; load: { postgres_s: number; functions_s: number } }
+    | {
+      pgbench: { postgres_s: number };
+      load: { postgres_s: number; functions_s: number };
+      peer?: { postgres_s: number; server_s: number };
+    }
     | undefined;
   const processed = (text: string | undefined) =>
     Number(/transactions actually processed: (\d+)/.exec(text ?? "")?.[1] ?? NaN);
@@ -240,6 +258,41 @@ if (load && pgbench) {
     `target ≥ 0.3× the pgbench ceiling: ${ratio.toFixed(2)}×: ${verdict(ratio >= 0.3)}; ` +
       `target p99 ≤ 50 ms: ${ms(load.latency_ms.p99)}: ${verdict(load.latency_ms.p99 <= 50)}`,
   );
+
+  if (peer) {
+    say();
+    say(
+      `the seed's ops-ingest under the same load (${peer.concurrency} connections, ` +
+        `${peer.warmup_s} s warm-up, then ${peer.requests} requests in ` +
+        `${peer.duration_s.toFixed(1)} s; the machine ${(peer.machine_busy * 100).toFixed(0)}% ` +
+        `busy, the load generator ${peer.load_generator_cores.toFixed(2)} cores): no signature, ` +
+        `no validation, no de-duplication, no 4xx; a redelivery fails its insert and is ` +
+        `answered 500`,
+    );
+    const mix = (counts: Record<string, number>) =>
+      Object.entries(counts).map(([status, n]) => `${n} × ${status}`).join(", ") || "none";
+    say(
+      `its answers, warm-up included: unique events ${mix(peer.unique_statuses)} ` +
+        `(${peer.unique_created}/${peer.unique_sent} answered 200); redeliveries ` +
+        `${mix(peer.duplicate_statuses)}; ours: unique events ${mix(load.unique_statuses)}, ` +
+        `redeliveries ${mix(load.duplicate_statuses)}`,
+    );
+    allMet &&= peer.passed;
+    if (cpu?.peer) {
+      const peerRequests = Object.values(peer.statuses).reduce((a, b) => a + b, 0);
+      const perRequest = (seconds: number) => `${(seconds / peerRequests * 1e6).toFixed(0)} µs`;
+      say(
+        `its CPU per request: PostgreSQL ${perRequest(cpu.peer.postgres_s)}, ` +
+          `the peer's Deno server ${perRequest(cpu.peer.server_s)}`,
+      );
+    }
+    const versus = load.rps / peer.rps;
+    say(
+      `target ours ≥ 0.8× the seed's requests/s: ${load.rps.toFixed(0)} / ${
+        peer.rps.toFixed(0)
+      } = ${versus.toFixed(2)}×: ${verdict(versus >= 0.8)}`,
+    );
+  }
 }
 
 say();

@@ -21,15 +21,18 @@ const projectId = z.string().regex(/^odoo-[1-9][0-9]{0,17}$/, {
   error: 'expected "odoo-<digits>"',
 });
 const projectName = z.string()
-  .refine((name) => name.trim().length > 0, {
-    error: "must not be empty or only spaces",
-    params: { rule: "minLength" },
-    abort: true,
-  })
+  .min(1, { error: "must not be empty", abort: true })
   // zod counts UTF-16 units where Rust counts characters: the same for every
   // name the benchmarks send.
-  .max(255)
-  .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" });
+  .max(255, { abort: true })
+  .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/u, {
+    error: "must not contain control characters or line breaks",
+    abort: true,
+  })
+  .refine((name) => name.trim().length > 0, {
+    error: "must not be only whitespace",
+    params: { rule: "pattern" },
+  });
 const odooVersion = z.string().regex(/^(saas~)?[0-9]{1,3}\.[0-9]{1,2}$/, {
   error: 'expected an Odoo series such as "19.0" or "saas~18.3"',
 });

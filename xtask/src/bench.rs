@@ -7,15 +7,19 @@
 //!   importing it costs in Deno (`bench/deno/instantiate.bench.ts`).
 //! - `load`: a private local stack; pgbench on `ops.ingest_event` as the
 //!   ceiling, then end-to-end HTTP load with 10% redeliveries
-//!   (`bench/deno/load.ts`) and the exactly-once check.
+//!   (`bench/deno/load.ts`) and the exactly-once check; then the same load on
+//!   a peer, the seed's own ops-ingest (`bench/deno/seed_peer.ts`), against
+//!   the same database.
 //!
 //! Results go to `target/bench/`; `bench/deno/report.ts` prints the summary and
 //! writes `target/bench/summary.md`. Not part of `cargo xtask test`: it takes
 //! a few minutes and its numbers depend on the machine.
 
 use std::fs;
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -92,19 +96,34 @@ pub fn run(root: &Path, args: &[String]) -> Result<bool> {
         println!("\nxtask: bench: starting a private local stack");
         let stack = stack::start(root, &tools, Mode::Test)?;
         let meter = CpuMeter::new(&tools, &stack)?;
-        let before = meter.read();
+        let functions = meter.functions;
+        let before = meter.read(functions);
         ok &= pgbench(root, &tools, &stack, &out)?;
-        let between = meter.read();
-        ok &= load(root, &tools, &stack, &out)?;
-        let after = meter.read();
+        let between = meter.read(functions);
+        ok &= load(root, &tools, &stack, &Target::Ours, &out.join("load.json"))?;
+        let after = meter.read(functions);
+        // The peer only after ours is done, so the two never share the cores.
+        let peer = start_seed_peer(root, &tools, &stack, &out)?;
+        let peer_before = meter.read(peer.pid);
+        ok &= load(
+            root,
+            &tools,
+            &stack,
+            &peer.target,
+            &out.join("load-peer.json"),
+        )?;
+        let peer_after = meter.read(peer.pid);
         write(
             &out.join("cpu.json"),
             &format!(
                 "{{\"pgbench\": {{\"postgres_s\": {:.3}}}, \
-                 \"load\": {{\"postgres_s\": {:.3}, \"functions_s\": {:.3}}}}}\n",
+                 \"load\": {{\"postgres_s\": {:.3}, \"functions_s\": {:.3}}}, \
+                 \"peer\": {{\"postgres_s\": {:.3}, \"server_s\": {:.3}}}}}\n",
                 between.postgres - before.postgres,
                 after.postgres - between.postgres,
-                after.functions - between.functions,
+                after.server - between.server,
+                peer_after.postgres - peer_before.postgres,
+                peer_after.server - peer_before.server,
             ),
         )?;
     }
@@ -211,16 +230,6 @@ fn micro(root: &Path, tools: &Tools, out: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// The features `cargo xtask build` gives wasm-opt (see build.rs).
-const WASM_OPT_FEATURES: &[&str] = &[
-    "--enable-bulk-memory",
-    "--enable-nontrapping-float-to-int",
-    "--enable-sign-ext",
-    "--enable-mutable-globals",
-    "--enable-reference-types",
-    "--enable-multivalue",
-];
-
 /// Builds `bench/rust/` for wasm the way `cargo xtask build` builds a function
 /// (release profile, wasm-bindgen for Deno, wasm-opt -Os) and returns the
 /// path of its glue module.
@@ -235,40 +244,19 @@ fn build_probe(root: &Path, tools: &Tools, out: &Path) -> Result<std::path::Path
         "--lib",
     ]))
     .context("building the wasm probe (bench/rust/) failed")?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| root.join(dir))
-        .unwrap_or_else(|| root.join("target"));
-    let wasm = target.join("wasm32-unknown-unknown/release/odooops_bench.wasm");
+    let wasm = build::target_dir(root).join("wasm32-unknown-unknown/release/odooops_bench.wasm");
     let dir = out.join("probe");
-    cmd::run(
-        Command::new(&tools.wasm_bindgen)
-            .args(["--target", "deno", "--out-dir"])
-            .arg(&dir)
-            .arg(&wasm),
-    )
-    .context("wasm-bindgen failed on the probe")?;
-    if let Some(wasm_opt) = &tools.wasm_opt {
-        let bindgen_wasm = dir.join("odooops_bench_bg.wasm");
-        cmd::run(
-            Command::new(wasm_opt)
-                .arg("-Os")
-                .args(WASM_OPT_FEATURES)
-                .arg(&bindgen_wasm)
-                .arg("-o")
-                .arg(&bindgen_wasm),
-        )
-        .context("wasm-opt failed on the probe")?;
-    }
+    build::bindgen(tools, &wasm, &dir, "odooops_bench").context("the wasm probe")?;
     Ok(dir.join("odooops_bench.js"))
 }
 
 /// CPU seconds used so far by the stack's PostgreSQL (postmaster, its
-/// children and the children it reaped) and by the functions server.
+/// children and the children it reaped) and by one HTTP server: the
+/// functions server or the peer.
 #[derive(Clone, Copy, Default)]
 struct CpuTimes {
     postgres: f64,
-    functions: f64,
+    server: f64,
 }
 
 /// Reads [`CpuTimes`] from /proc, so the report can say how much CPU one
@@ -310,7 +298,7 @@ impl CpuMeter {
         })
     }
 
-    fn read(&self) -> CpuTimes {
+    fn read(&self, server: u32) -> CpuTimes {
         let mut postgres = proc_stat(self.postmaster)
             .map(|stat| stat.own + stat.reaped)
             .unwrap_or_default();
@@ -328,12 +316,10 @@ impl CpuMeter {
                 }
             }
         }
-        let functions = proc_stat(self.functions)
-            .map(|stat| stat.own)
-            .unwrap_or_default();
+        let server = proc_stat(server).map(|stat| stat.own).unwrap_or_default();
         CpuTimes {
             postgres: postgres as f64 / self.ticks_per_second,
-            functions: functions as f64 / self.ticks_per_second,
+            server: server as f64 / self.ticks_per_second,
         }
     }
 }
@@ -409,32 +395,95 @@ fn pgbench(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<bool
     Ok(text.contains("tps = "))
 }
 
-/// The HTTP load with redeliveries, and the exactly-once check.
-fn load(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<bool> {
+/// What the HTTP load runs against.
+enum Target {
+    /// Our ops-ingest on the stack's functions server, with the exactly-once
+    /// check.
+    Ours,
+    /// Another server at this URL, without the check: it promises none.
+    Peer(String),
+}
+
+/// The HTTP load with redeliveries, and for ours the exactly-once check. Every
+/// target gets the same concurrency, duration, warm-up and duplicate share
+/// (load.ts's default, 10%).
+fn load(root: &Path, tools: &Tools, stack: &Stack, target: &Target, out: &Path) -> Result<bool> {
+    let url = match target {
+        Target::Ours => stack.function_url("ops-ingest"),
+        Target::Peer(url) => url.clone(),
+    };
     println!(
-        "\nxtask: bench: HTTP load on {} ({CONCURRENCY} connections, {DURATION_SECONDS} s, 10% duplicates)",
-        stack.function_url("ops-ingest")
+        "\nxtask: bench: HTTP load on {url} ({CONCURRENCY} connections, {DURATION_SECONDS} s, 10% duplicates)"
     );
-    let status = cmd::status(
-        deno(root, tools)
-            .args([
-                "run",
-                "--allow-net=127.0.0.1",
-                "--allow-env",
-                "--allow-read",
-                "--allow-sys=cpus",
-                "--allow-write=target/bench",
-                "bench/deno/load.ts",
-                "--concurrency",
-            ])
-            .arg(CONCURRENCY.to_string())
-            .arg("--duration")
-            .arg(DURATION_SECONDS.to_string())
-            .arg("--warmup")
-            .arg(WARMUP_SECONDS.to_string())
-            .arg("--out")
-            .arg(out.join("load.json"))
-            .envs(stack.env.iter().map(|(key, value)| (key, value))),
+    let mut command = deno(root, tools);
+    command
+        .args([
+            "run",
+            "--allow-net=127.0.0.1",
+            "--allow-env",
+            "--allow-read",
+            "--allow-sys=cpus",
+            "--allow-write=target/bench",
+            "bench/deno/load.ts",
+            "--concurrency",
+        ])
+        .arg(CONCURRENCY.to_string())
+        .arg("--duration")
+        .arg(DURATION_SECONDS.to_string())
+        .arg("--warmup")
+        .arg(WARMUP_SECONDS.to_string())
+        .arg("--out")
+        .arg(out)
+        .envs(stack.env.iter().map(|(key, value)| (key, value)));
+    if let Target::Peer(url) = target {
+        command.args(["--url", url, "--skip-exactly-once"]);
+    }
+    Ok(cmd::status(&mut command)?.success())
+}
+
+/// A running peer server.
+struct Peer {
+    pid: u32,
+    target: Target,
+}
+
+/// Starts the seed's ops-ingest (`bench/deno/seed_peer.ts`) on a free port
+/// against the stack's database. Like the stack's functions server it is a
+/// [`cmd`] service: its own process group, killed when xtask ends.
+fn start_seed_peer(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<Peer> {
+    let db_url = stack
+        .get("SUPABASE_DB_URL")
+        .context("the stack has no SUPABASE_DB_URL")?;
+    // The kernel picks a free port; it is released just before the peer binds
+    // it, as the stack does for its own servers.
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .context("cannot find a free port on 127.0.0.1")?
+        .port();
+    let log = out.join("seed-peer.log");
+    println!("\nxtask: bench: starting the seed's ops-ingest (bench/deno/seed_peer.ts) on 127.0.0.1:{port}");
+    let mut command = install::deno_command(tools, "run");
+    command
+        .current_dir(root)
+        .args([
+            "--allow-net=127.0.0.1",
+            "--allow-env",
+            "bench/deno/seed_peer.ts",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .env("SUPABASE_DB_URL", db_url)
+        .env("NO_COLOR", "1");
+    let pid = cmd::spawn_service("deno (the seed's ops-ingest)", &mut command, Some(&log))?;
+    stack::wait_for_port(
+        "the seed's ops-ingest",
+        pid,
+        port,
+        Duration::from_secs(60),
+        Some(&log),
     )?;
-    Ok(status.success())
+    Ok(Peer {
+        pid,
+        target: Target::Peer(format!("http://127.0.0.1:{port}/functions/v1/ops-ingest")),
+    })
 }

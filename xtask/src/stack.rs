@@ -708,7 +708,7 @@ fn start_functions(
 }
 
 /// Waits until `port` accepts connections, failing early if the server exits.
-fn wait_for_port(
+pub fn wait_for_port(
     name: &str,
     pid: u32,
     port: u16,
