@@ -11,7 +11,7 @@
 // seconds and never sends more than --max-requests.
 //
 // `--url` loads another server with the same requests, such as the seed's
-// ops-ingest (bench/deno/seed_peer.ts); `--skip-exactly-once` then skips the
+// ops-ingest (bench/deno/seed-peer/ops-ingest); `--skip-exactly-once` then skips the
 // check of the effects, which only ours promises. Without the check a run
 // passes when every unique event was answered 200 and none failed in
 // transport; the status codes of unique events and of redeliveries are

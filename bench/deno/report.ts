@@ -212,7 +212,7 @@ if (load && pgbench) {
   );
   if (peer) {
     say(
-      `| the seed's ops-ingest: HTTP → Deno → postgres.js insert (bench/deno/seed_peer.ts) | ${
+      `| the seed's ops-ingest: HTTP → Deno → postgres.js insert (bench/deno/seed-peer, behind dev/functions-serve.ts) | ${
         peer.rps.toFixed(0)
       } | ${ms(peer.latency_ms.p50)} | ${ms(peer.latency_ms.p99)} |`,
     );

@@ -8,7 +8,7 @@
 //! - `load`: a private local stack; pgbench on `ops.ingest_event` as the
 //!   ceiling, then end-to-end HTTP load with 10% redeliveries
 //!   (`bench/deno/load.ts`) and the exactly-once check; then the same load on
-//!   a peer, the seed's own ops-ingest (`bench/deno/seed_peer.ts`), against
+//!   a peer, the seed's own ops-ingest (`bench/deno/seed-peer/`), against
 //!   the same database.
 //!
 //! Results go to `target/bench/`; `bench/deno/report.ts` prints the summary and
@@ -19,7 +19,6 @@ use std::fs;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -447,9 +446,9 @@ struct Peer {
     target: Target,
 }
 
-/// Starts the seed's ops-ingest (`bench/deno/seed_peer.ts`) on a free port
-/// against the stack's database. Like the stack's functions server it is a
-/// [`cmd`] service: its own process group, killed when xtask ends.
+/// Starts the seed's ops-ingest (`bench/deno/seed-peer/ops-ingest`) on a
+/// free port against the stack's database, served as ours is, by
+/// `dev/functions-serve.ts`: the router's cost is then paid by both sides.
 fn start_seed_peer(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Result<Peer> {
     let db_url = stack
         .get("SUPABASE_DB_URL")
@@ -461,25 +460,17 @@ fn start_seed_peer(root: &Path, tools: &Tools, stack: &Stack, out: &Path) -> Res
         .context("cannot find a free port on 127.0.0.1")?
         .port();
     let log = out.join("seed-peer.log");
-    println!("\nxtask: bench: starting the seed's ops-ingest (bench/deno/seed_peer.ts) on 127.0.0.1:{port}");
-    let mut command = install::deno_command(tools, "run");
-    command
-        .current_dir(root)
-        .args([
-            "--allow-net=127.0.0.1",
-            "--allow-env",
-            "bench/deno/seed_peer.ts",
-            "--port",
-        ])
-        .arg(port.to_string())
-        .env("SUPABASE_DB_URL", db_url)
-        .env("NO_COLOR", "1");
-    let pid = cmd::spawn_service("deno (the seed's ops-ingest)", &mut command, Some(&log))?;
-    stack::wait_for_port(
-        "the seed's ops-ingest",
-        pid,
+    println!(
+        "\nxtask: bench: starting the seed's ops-ingest (bench/deno/seed-peer) on 127.0.0.1:{port}"
+    );
+    let env = [("SUPABASE_DB_URL".to_owned(), db_url.to_owned())];
+    let pid = stack::start_functions(
+        root,
+        tools,
+        "bench/deno/seed-peer",
+        &[],
+        &env,
         port,
-        Duration::from_secs(60),
         Some(&log),
     )?;
     Ok(Peer {

@@ -126,6 +126,7 @@ pub fn start(root: &Path, tools: &Tools, mode: Mode) -> Result<Stack> {
     let functions_pid = start_functions(
         root,
         tools,
+        "supabase/functions",
         &functions,
         &env,
         ports.functions,
@@ -674,9 +675,13 @@ fn start_s3(tools: &Tools, root: &Path, port: u16, secrets: &Secrets, log: &Path
     Ok(pid)
 }
 
-fn start_functions(
+/// Serves the functions of `dir` (their names; all when empty) on `port`
+/// with `dev/functions-serve.ts`, the local stand-in for the edge runtime,
+/// as a service killed when xtask ends; returns its pid once it answers.
+pub fn start_functions(
     root: &Path,
     tools: &Tools,
+    dir: &str,
     functions: &[String],
     env: &[(String, String)],
     port: u16,
@@ -689,7 +694,7 @@ fn start_functions(
         .args(["dev/functions-serve.ts", "--port"])
         .arg(port.to_string())
         .arg("--dir")
-        .arg("supabase/functions")
+        .arg(dir)
         .args(functions)
         .envs(env.iter().map(|(key, value)| (key, value)));
     if log.is_some() {
