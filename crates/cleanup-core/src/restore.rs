@@ -325,12 +325,11 @@ impl Restore {
             Ok(text) => text,
             Err(refusal) => return self.refuse(refusal),
         };
+        // The runs archive is got first; every other object holds events.
         let is_runs = self
             .archive
             .as_ref()
-            .is_some_and(|archive| archive.object_key == source.object_key)
-            && self.lines.is_empty()
-            && self.event_keys.is_empty();
+            .is_some_and(|archive| archive.object_key == source.object_key);
         if is_runs {
             self.lines = match &self.target {
                 Some(Target::Run(run)) => match line_of(&text, run, &source.object_key) {
