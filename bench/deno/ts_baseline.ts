@@ -25,7 +25,7 @@ const projectName = z.string()
   // zod counts UTF-16 units where Rust counts characters: the same for every
   // name the benchmarks send.
   .max(255, { abort: true })
-  .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/u, {
+  .regex(/^[^\p{Cc}\u2028\u2029]*$/u, {
     error: "must not contain control characters or line breaks",
     abort: true,
   })
