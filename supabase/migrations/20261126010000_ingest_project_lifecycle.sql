@@ -111,8 +111,9 @@ $$;
 
 revoke all on function ops.apply_project_event(text, jsonb, timestamptz) from public;
 
--- One delivery, in one transaction: claim its webhook id, apply its event,
--- apply any deferred events the event made applicable, record the outcome.
+-- One delivery, in one transaction: claim its webhook id (a lock on it, then
+-- a look in the ledger), apply its event, record it in the ledger with its
+-- outcome, then apply any deferred events the event made applicable.
 --   {"result":"applied","effect":...} | {"result":"stale"} | {"result":"deferred"}
 --   {"result":"conflict"}      the id was used with another body
 --   {..., "replayed": true}    the same delivery was handled before
@@ -128,27 +129,27 @@ declare
     v_outcome    jsonb;
     v_deferred   record;
 begin
-    perform pg_advisory_xact_lock(hashtextextended('ops.projects:' || v_project_id, 0));
-
-    -- Claim the id. A concurrent delivery of the same id waits on the project
-    -- lock above, then finds the id taken and answers as a replay.
-    insert into ops.ingest_deliveries (webhook_id, body_sha256, event_type, project_id, outcome, occurred_at)
-    values (p_webhook_id, p_body_sha256, p_event ->> 'event_type', v_project_id, '{}'::jsonb, p_occurred_at)
-    on conflict (webhook_id) do nothing;
-
-    if not found then
-        select * into strict v_previous from ops.ingest_deliveries where webhook_id = p_webhook_id;
+    -- The id first: every delivery of one id, whatever its body or project,
+    -- waits here for the one before it, then finds the id taken and answers
+    -- as a replay (or a conflict). Then the project: its events apply one at
+    -- a time. Always in this order, so two deliveries cannot deadlock.
+    perform pg_advisory_xact_lock(hashtextextended('ops.ingest_deliveries:' || p_webhook_id, 0));
+    select * into v_previous from ops.ingest_deliveries where webhook_id = p_webhook_id;
+    if found then
         if v_previous.body_sha256 <> p_body_sha256 then
             return '{"result":"conflict"}'::jsonb;
         end if;
         return v_previous.outcome || '{"replayed":true}';
     end if;
+    perform pg_advisory_xact_lock(hashtextextended('ops.projects:' || v_project_id, 0));
 
+    -- The ledger row is written once, with its outcome: under the id's lock
+    -- no other delivery of the id can be in between.
     v_outcome := ops.apply_project_event(p_webhook_id, p_event, p_occurred_at);
-    update ops.ingest_deliveries
-       set outcome = v_outcome,
-           deferred_event = case when v_outcome ->> 'result' = 'deferred' then p_event end
-     where webhook_id = p_webhook_id;
+    insert into ops.ingest_deliveries
+        (webhook_id, body_sha256, event_type, project_id, outcome, occurred_at, deferred_event)
+    values (p_webhook_id, p_body_sha256, p_event ->> 'event_type', v_project_id, v_outcome, p_occurred_at,
+            case when v_outcome ->> 'result' = 'deferred' then p_event end);
 
     -- The project may exist now: apply what was waiting for it, in order.
     if v_outcome ->> 'effect' = 'created' then
