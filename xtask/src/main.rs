@@ -170,11 +170,15 @@ fn dev(root: &Path) -> Result<()> {
     for key in [
         "OPS_WEBHOOK_SECRET",
         "OPS_CRON_SECRET",
+        "OPS_AUTH_HOOK_SECRET",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
     ] {
         println!("  {key}={}", value(key));
     }
+    println!(
+        "the Auth hook (ops-auth-hook) takes OPS_AUTH_HOOK_SECRET in Auth's form; see the README's \"Odoo identities in the token\""
+    );
     println!("all of the above: .dev/stack.env");
     println!("send a signed sample event: cargo xtask sample\n");
 

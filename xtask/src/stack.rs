@@ -36,6 +36,7 @@ const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const KEPT_SECRETS: &[&str] = &[
     "OPS_WEBHOOK_SECRET",
     "OPS_CRON_SECRET",
+    "OPS_AUTH_HOOK_SECRET",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 ];
@@ -300,6 +301,7 @@ fn free_ports() -> Result<Ports> {
 struct Secrets {
     webhook: String,
     cron: String,
+    auth_hook: String,
     access_key: String,
     secret_key: String,
 }
@@ -313,6 +315,11 @@ impl Secrets {
                 base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?)
             ),
             cron: hex(&random_bytes(32)?),
+            // Supabase Auth's form of the same kind of secret: "v1," first.
+            auth_hook: format!(
+                "v1,whsec_{}",
+                base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?)
+            ),
             access_key: format!("OPSLOCAL{}", hex(&random_bytes(6)?).to_uppercase()),
             secret_key: hex(&random_bytes(20)?),
         })
@@ -331,6 +338,7 @@ impl Secrets {
             match key.as_str() {
                 "OPS_WEBHOOK_SECRET" => secrets.webhook = value,
                 "OPS_CRON_SECRET" => secrets.cron = value,
+                "OPS_AUTH_HOOK_SECRET" => secrets.auth_hook = value,
                 "AWS_ACCESS_KEY_ID" => secrets.access_key = value,
                 "AWS_SECRET_ACCESS_KEY" => secrets.secret_key = value,
                 _ => {}
@@ -349,6 +357,7 @@ fn stack_env(ports: &Ports, secrets: &Secrets) -> Vec<(String, String)> {
         ("SUPABASE_DB_URL", db_url(ports.db)),
         ("OPS_WEBHOOK_SECRET", secrets.webhook.clone()),
         ("OPS_CRON_SECRET", secrets.cron.clone()),
+        ("OPS_AUTH_HOOK_SECRET", secrets.auth_hook.clone()),
         ("S3_ENDPOINT", format!("http://127.0.0.1:{}", ports.s3)),
         ("S3_BUCKET", S3_BUCKET.to_string()),
         ("AWS_ACCESS_KEY_ID", secrets.access_key.clone()),
@@ -783,6 +792,22 @@ mod tests {
             .expect("base64");
         assert_eq!(bytes.len(), 32);
         assert_eq!(secrets.cron.len(), 64);
+    }
+
+    #[test]
+    fn auth_hook_secret_has_auths_format() {
+        // Auth accepts `^v1,whsec_[A-Za-z0-9+/=]{32,88}` (its configuration's
+        // symmetric secret format).
+        let secrets = Secrets::new().expect("urandom");
+        let key = secrets.auth_hook.strip_prefix("v1,whsec_").expect("prefix");
+        assert!((32..=88).contains(&key.len()), "{key}");
+        assert!(key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .expect("base64");
+        assert_eq!(bytes.len(), 32);
     }
 
     #[test]

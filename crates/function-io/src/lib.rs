@@ -17,6 +17,12 @@
 //! | `s3_get`    | `bucket`, `key`                                    | the object's bytes as stored, or a failure      |
 //! | `s3_delete` | `bucket`, `key`                                    | success or a failure                            |
 //! | `respond`   | `response`: `status`, `headers`, `body`, `log`     | nothing: the machine is done                    |
+//! | `respond_then` | `response`, as `respond`                        | that it was sent ([`Machine::responded`]); the machine goes on |
+//!
+//! `respond_then` is for work the caller must not wait for: the executor
+//! sends the response at once and keeps polling in the background (on the
+//! Edge Runtime under `EdgeRuntime.waitUntil`) until a `respond`, whose
+//! response is then only logged.
 //!
 //! Every statement a machine sends answers one row whose one column, named
 //! `result`, is text or null. Every parameter is cast in the statement's
@@ -79,6 +85,13 @@ pub enum Io<'a, R> {
     },
     /// Send this response and log its line; the machine is done.
     Respond {
+        /// The response.
+        response: &'a R,
+    },
+    /// Send this response and log its line now, then go on: the executor
+    /// calls [`Machine::responded`] and keeps polling, and the `Respond`
+    /// that ends the rest is logged, not sent.
+    RespondThen {
         /// The response.
         response: &'a R,
     },
@@ -145,6 +158,10 @@ pub trait Machine {
         &[]
     }
 
+    /// The response of a pending [`Io::RespondThen`] was sent. Machines
+    /// that never ask for one need not care.
+    fn responded(&mut self) {}
+
     /// [`Machine::poll`] as JSON text, the executor's wire form.
     fn poll_json(&self) -> String {
         // Serializing plain data cannot fail; if it did, the caller is told
@@ -156,7 +173,7 @@ pub trait Machine {
 /// A response, ready to send: what [`Io::Respond`] carries for every
 /// function. `L` is the function's own log fields; the executor writes them
 /// as the request's one log line, with its duration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Response<L> {
     /// Status code.
     pub status: u16,
@@ -197,7 +214,8 @@ pub const UNENCODABLE: &str = concat!(
 /// The wasm binding of a machine, the same for every function: a
 /// `#[wasm_bindgen]` struct holding it, with the methods the executor
 /// (`supabase/functions/_shared/executor.ts`) calls — `poll`,
-/// `sqlAnswered`, `sqlFailed`, `content`, `s3Answered`, `s3Failed` — each
+/// `sqlAnswered`, `sqlFailed`, `content`, `s3Answered`, `s3Failed`,
+/// `responded` — each
 /// answering the next I/O as JSON text. Used by the `functions/` crates,
 /// which depend on `wasm-bindgen`; this crate does not.
 ///
@@ -285,6 +303,13 @@ macro_rules! wasm_machine {
                 $crate::Machine::handle(&mut self.machine, $crate::Answer::S3Failed, elapsed_ms);
                 $crate::Machine::poll_json(&self.machine)
             }
+
+            /// Says that the response of a `respond_then` was sent; the
+            /// next I/O.
+            pub fn responded(&mut self) -> String {
+                $crate::Machine::responded(&mut self.machine);
+                $crate::Machine::poll_json(&self.machine)
+            }
         }
     };
 }
@@ -329,6 +354,13 @@ mod tests {
         assert_eq!(
             serde_json::to_value(respond).unwrap(),
             json!({"kind": "respond", "response": {"status": 200}})
+        );
+        let then: Io<'_, Value> = Io::RespondThen {
+            response: &json!({"status": 200}),
+        };
+        assert_eq!(
+            serde_json::to_value(then).unwrap(),
+            json!({"kind": "respond_then", "response": {"status": 200}})
         );
     }
 

@@ -624,3 +624,115 @@ proptest! {
         }
     }
 }
+
+// What ops.identity_neighbourhood reads for one person (supabase/migrations/
+// 20261202030000_identity.sql), restated over an in-memory input, step for
+// step, with SQL's own comparisons: stored keys compared exactly, Auth's
+// addresses by their ASCII lowercase (lower() under the "C" collation) or,
+// when not ASCII, all of them.
+fn neighbourhood(input: &Input, me: &str, key: Option<&str>) -> Input {
+    let key_of = |text: &str| identity_map::match_key(text);
+    let keys_of = |u: &OdooUser| [key_of(&u.login), u.email.as_deref().and_then(key_of)];
+    let named = |u: &OdooUser, id: &str| {
+        input.decisions.iter().any(|d| {
+            d.odoo_instance == u.odoo_instance
+                && d.odoo_user_id == u.odoo_user_id
+                && d.auth_user_id == id
+        })
+    };
+    let same = |a: &OdooUser, b: &OdooUser| {
+        a.odoo_instance == b.odoo_instance && a.odoo_user_id == b.odoo_user_id
+    };
+    // 1. The Odoo users that may be mine (no stored links in memory).
+    let theirs: Vec<&OdooUser> = input
+        .odoo_users
+        .iter()
+        .filter(|u| {
+            key.is_some_and(|k| keys_of(u).iter().flatten().any(|own| own == k)) || named(u, me)
+        })
+        .collect();
+    let keys: BTreeSet<(String, String)> = theirs
+        .iter()
+        .flat_map(|u| {
+            keys_of(u)
+                .into_iter()
+                .flatten()
+                .map(|k| (u.odoo_instance.clone(), k))
+        })
+        .collect();
+    let near: Vec<&OdooUser> = input
+        .odoo_users
+        .iter()
+        .filter(|u| {
+            keys_of(u)
+                .iter()
+                .flatten()
+                .any(|k| keys.contains(&(u.odoo_instance.clone(), k.clone())))
+                || theirs.iter().any(|t| same(t, u))
+        })
+        .collect();
+    let near_decisions: Vec<&AdminDecision> = input
+        .decisions
+        .iter()
+        .filter(|d| {
+            near.iter()
+                .any(|u| u.odoo_instance == d.odoo_instance && u.odoo_user_id == d.odoo_user_id)
+        })
+        .collect();
+    let any_key: BTreeSet<&String> = keys.iter().map(|(_, k)| k).collect();
+    let people: Vec<AuthUser> = input
+        .auth_users
+        .iter()
+        .filter(|s| {
+            let by_address = s.email.as_deref().is_some_and(|e| {
+                any_key.contains(&e.to_ascii_lowercase()) || (!e.is_ascii() && !keys.is_empty())
+            });
+            by_address || s.id == me || near_decisions.iter().any(|d| d.auth_user_id == s.id)
+        })
+        .cloned()
+        .collect();
+    let people_decisions: Vec<&AdminDecision> = input
+        .decisions
+        .iter()
+        .filter(|d| people.iter().any(|p| p.id == d.auth_user_id))
+        .collect();
+    let odoo_users: Vec<OdooUser> = input
+        .odoo_users
+        .iter()
+        .filter(|u| {
+            near.iter().any(|n| same(n, u))
+                || people_decisions
+                    .iter()
+                    .any(|d| d.odoo_instance == u.odoo_instance && d.odoo_user_id == u.odoo_user_id)
+        })
+        .cloned()
+        .collect();
+    let mut decisions: Vec<AdminDecision> = near_decisions
+        .into_iter()
+        .chain(people_decisions)
+        .cloned()
+        .collect();
+    decisions.sort();
+    decisions.dedup();
+    Input {
+        odoo_users,
+        auth_users: people,
+        decisions,
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_persons_neighbourhood_gives_their_links_as_the_whole_input_does(
+        input in input(),
+        me in prop::sample::select(AUTH_IDS),
+    ) {
+        let whole = decide(&input).unwrap();
+        let key = person(&input, me).and_then(|s| s.email.as_deref()).and_then(identity_map::match_key);
+        let part = decide(&neighbourhood(&input, me, key.as_deref())).unwrap();
+        let mine = |mapping: &Mapping| -> Vec<_> {
+            mapping.links.iter().filter(|l| l.auth_user_id == me).cloned().collect()
+        };
+        prop_assert_eq!(mine(&part), mine(&whole));
+    }
+}

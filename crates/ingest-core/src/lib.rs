@@ -43,9 +43,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use webhook_auth::{DeliveryHeaders, SecretSet};
 
-/// The largest body accepted, in bytes. Project events are well under 1 KiB;
-/// 64 KiB leaves room for future events while keeping a hostile sender from
-/// making the function buffer megabytes.
+/// The largest body accepted, in bytes. The largest valid event, a user
+/// event whose login and email are at their longest with every character a
+/// `\u`-escaped surrogate pair, is about 6 KiB; 64 KiB leaves room for
+/// future events while keeping a hostile sender from making the function
+/// buffer megabytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Seconds a sender should wait before retrying when the database is away:
@@ -114,8 +116,44 @@ pub struct Write {
     pub webhook_id: String,
     /// The event's type.
     pub event_type: String,
-    /// The project the event is about.
-    pub project_id: String,
+    /// The project or user the event is about.
+    pub subject: Subject,
+}
+
+/// What an event is about, as the answer names it: its fields are the
+/// answer's, next to `webhook_id`, `event_type` and `result`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subject {
+    /// A project: `{"project_id": "odoo-42"}`.
+    Project {
+        /// The project's external id.
+        project_id: String,
+    },
+    /// An Odoo user: `{"odoo_instance": "prod", "odoo_user_id": 7}`.
+    OdooUser {
+        /// The instance.
+        odoo_instance: String,
+        /// `res_users.id`.
+        odoo_user_id: i32,
+    },
+}
+
+impl From<ops_events::Subject<'_>> for Subject {
+    fn from(subject: ops_events::Subject<'_>) -> Subject {
+        match subject {
+            ops_events::Subject::Project(id) => Subject::Project {
+                project_id: id.as_str().to_owned(),
+            },
+            ops_events::Subject::OdooUser {
+                odoo_instance,
+                odoo_user_id,
+            } => Subject::OdooUser {
+                odoo_instance: odoo_instance.as_str().to_owned(),
+                odoo_user_id: odoo_user_id.get(),
+            },
+        }
+    }
 }
 
 /// An HTTP response, ready to send, with this function's log fields.
@@ -192,7 +230,7 @@ fn plan(config: &Config, request: &Request<'_>, now: i64) -> Result<Write, Respo
 
     // The canonical form of the validated event is what the database gets;
     // the raw body's digest is what decides whether a repeat is identical.
-    let event_json = serde_json::to_string(&event).map_err(|_| {
+    let event_json = event_for_database(&event).map_err(|_| {
         Problem::unavailable("the event could not be encoded").respond(&mut log, "encode_failed")
     })?;
     // The ordering key: Odoo's own date of the change or, for the seed's
@@ -215,8 +253,32 @@ fn plan(config: &Config, request: &Request<'_>, now: i64) -> Result<Write, Respo
         ],
         webhook_id: verified.id,
         event_type: event.event_type().to_owned(),
-        project_id: event.project_id().as_str().to_owned(),
+        subject: event.subject().into(),
     })
+}
+
+/// The event as `ops.ingest_event` reads it: the validated event and, for a
+/// user event that carries a login, the match keys of its login and email
+/// (`identity_map::match_key`). Rust computes them because the rule is
+/// Unicode's full lowercase, which SQL's `lower()` is not; the database
+/// stores them so that a person's candidates are an index lookup.
+fn event_for_database(event: &ops_events::Event) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(event)?;
+    if let (Some((login, email)), serde_json::Value::Object(object)) =
+        (event.user_facts(), &mut value)
+    {
+        object.insert(
+            "login_key".to_owned(),
+            identity_map::match_key(login.as_str()).into(),
+        );
+        object.insert(
+            "email_key".to_owned(),
+            email
+                .and_then(|e| identity_map::match_key(e.as_str()))
+                .into(),
+        );
+    }
+    serde_json::to_string(&value)
 }
 
 fn is_json_media_type(content_type: Option<&str>) -> bool {
@@ -254,13 +316,15 @@ struct Outcome {
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 enum OutcomeResult {
-    /// The event changed the project.
+    /// The event changed the project or user.
     Applied,
-    /// A later change of the same part of the project was already applied;
-    /// this one is recorded and has no effect.
+    /// A later change of the same part of the project or user was already
+    /// applied, or the user was deleted; this one is recorded and has no
+    /// effect.
     Stale,
-    /// The project is not known yet (its `project_created` has not arrived);
-    /// the event is kept and applied when it does.
+    /// The project or user is not known yet (its creation has not arrived),
+    /// or another user still holds the login the event gives; the event is
+    /// kept and applied when it can be.
     Deferred,
     /// The `webhook-id` was used before with a different body.
     Conflict,
@@ -307,12 +371,14 @@ pub fn complete(write: &Write, outcome: &str) -> Response {
         // Accepted, not yet in effect: 202 says exactly that.
         (OutcomeResult::Deferred, _) => (202, "deferred".into()),
     };
-    let body = serde_json::json!({
-        "webhook_id": write.webhook_id,
-        "event_type": write.event_type,
-        "project_id": write.project_id,
-        "result": result,
-    });
+    let mut body = serde_json::Map::new();
+    body.insert("webhook_id".to_owned(), write.webhook_id.clone().into());
+    body.insert("event_type".to_owned(), write.event_type.clone().into());
+    if let Ok(serde_json::Value::Object(subject)) = serde_json::to_value(&write.subject) {
+        body.extend(subject);
+    }
+    body.insert("result".to_owned(), result);
+    let body = serde_json::Value::Object(body);
     log.outcome = match (outcome.replayed, outcome.result) {
         (true, _) => "replayed",
         (false, OutcomeResult::Stale) => "stale",

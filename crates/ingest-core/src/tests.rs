@@ -60,7 +60,12 @@ fn the_seed_event_becomes_one_write() {
     };
     assert_eq!(write.webhook_id, "msg_1");
     assert_eq!(write.event_type, "project_created");
-    assert_eq!(write.project_id, "odoo-42");
+    assert_eq!(
+        write.subject,
+        Subject::Project {
+            project_id: "odoo-42".into()
+        }
+    );
     assert_eq!(write.params[0], "msg_1");
     assert_eq!(write.params[1], sha256_hex(SEED.as_bytes()));
     let event: Value = serde_json::from_str(&write.params[2]).unwrap();
@@ -133,6 +138,139 @@ fn the_largest_valid_event_fits_the_body_limit() {
         run("POST", &headers, body.as_bytes()),
         Decision::Apply { .. }
     ));
+}
+
+const USER_CREATED: &str = r#"{"event_type":"user_created","odoo_instance":"prod","odoo_user_id":7,"login":"Ana@Example.com","email":"ANA.Maria@Example.COM","share":false,"active":true,"occurred_at":"2023-11-14T22:00:00Z"}"#;
+
+fn user_write(body: &str) -> Write {
+    let headers = signed_headers(body.as_bytes(), "msg_u", NOW);
+    match run("POST", &headers, body.as_bytes()) {
+        Decision::Apply { write } => write,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_user_event_goes_to_the_database_with_its_match_keys() {
+    let write = user_write(USER_CREATED);
+    assert_eq!(write.event_type, "user_created");
+    assert_eq!(
+        write.subject,
+        Subject::OdooUser {
+            odoo_instance: "prod".into(),
+            odoo_user_id: 7
+        }
+    );
+    assert_eq!(write.sql, INGEST_SQL, "user events take the same one call");
+    let sent: Value = serde_json::from_str(&write.params[2]).unwrap();
+    // The login and email as Odoo stores them, and their keys beside them.
+    assert_eq!(sent["login"], "Ana@Example.com");
+    assert_eq!(sent["login_key"], "ana@example.com");
+    assert_eq!(sent["email"], "ANA.Maria@Example.COM");
+    assert_eq!(sent["email_key"], "ana.maria@example.com");
+    let mut event: Value = serde_json::from_str(USER_CREATED).unwrap();
+    event["login_key"] = "ana@example.com".into();
+    event["email_key"] = "ana.maria@example.com".into();
+    assert_eq!(sent, event, "the rest is the event as it came");
+    assert_eq!(write.params[3], "2023-11-14T22:00:00Z");
+}
+
+#[test]
+fn the_keys_are_unicode_lowercase_and_nothing_else() {
+    // Full lowercase (İ is i and a combining dot), no trimming; a null
+    // email has a null key.
+    let body = USER_CREATED
+        .replace("Ana@Example.com", " İSTANBUL@Example.com")
+        .replace(r#""ANA.Maria@Example.COM""#, "null")
+        .replace("user_created", "user_updated")
+        .replace(r#""active":true,"#, "");
+    let sent: Value = serde_json::from_str(&user_write(&body).params[2]).unwrap();
+    assert_eq!(sent["login_key"], " i\u{307}stanbul@example.com");
+    assert_eq!(sent["email"], Value::Null);
+    assert_eq!(sent["email_key"], Value::Null);
+    assert!(sent.as_object().unwrap().contains_key("email_key"));
+}
+
+#[test]
+fn events_without_a_login_carry_no_keys() {
+    for event_type in ["user_archived", "user_unarchived", "user_deleted"] {
+        let body = format!(
+            r#"{{"event_type":"{event_type}","odoo_instance":"dev","odoo_user_id":2,"occurred_at":"2023-11-14T22:00:00Z"}}"#
+        );
+        let sent: Value = serde_json::from_str(&user_write(&body).params[2]).unwrap();
+        assert_eq!(
+            sent,
+            serde_json::from_str::<Value>(&body).unwrap(),
+            "{event_type}"
+        );
+    }
+    let sent: Value = serde_json::from_str(&write().params[2]).unwrap();
+    assert!(sent.get("login_key").is_none());
+}
+
+#[test]
+fn a_broken_user_event_gets_422_naming_the_field_and_rule() {
+    let body = USER_CREATED.replace(r#""Ana@Example.com""#, r#""""#);
+    let headers = signed_headers(body.as_bytes(), "msg_u", NOW);
+    let (status, problem) = problem(run("POST", &headers, body.as_bytes()));
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "login");
+    assert_eq!(problem["errors"][0]["pointer"], "#/login");
+    assert_eq!(problem["errors"][0]["rule"], "minLength");
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn user_outcomes_name_the_user() {
+    let w = user_write(USER_CREATED);
+    let outcome = r#"{"result":"applied","effect":"created","identity":{"odoo_instance":"prod","keys":["ana@example.com"],"auth_user_ids":[]}}"#;
+    let applied = complete(&w, outcome);
+    assert_eq!(applied.status, 200);
+    let body: Value = serde_json::from_str(&applied.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "webhook_id": "msg_u",
+            "event_type": "user_created",
+            "odoo_instance": "prod",
+            "odoo_user_id": 7,
+            "result": "created",
+        }),
+        "the identities to re-decide are the database's, not the sender's"
+    );
+    for (effect, result) in [
+        ("updated", "updated"),
+        ("archived", "archived"),
+        ("unarchived", "unarchived"),
+        ("deleted", "deleted"),
+    ] {
+        let answer = complete(
+            &w,
+            &format!(r#"{{"result":"applied","effect":"{effect}"}}"#),
+        );
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(
+            (answer.status, body["result"].as_str()),
+            (200, Some(result))
+        );
+    }
+    let deferred = complete(&w, r#"{"result":"deferred"}"#);
+    assert_eq!(deferred.status, 202);
+    let stale = complete(&w, r#"{"result":"stale"}"#);
+    assert_eq!(stale.status, 200);
+    assert!(!stale.body.contains("project_id"));
+}
+
+#[test]
+fn the_largest_valid_user_event_fits_the_body_limit() {
+    let long = "\\udbff\\udfff".repeat(254);
+    let body = format!(
+        r#"{{"event_type":"user_created","odoo_instance":"staging","odoo_user_id":2147483647,"login":"{long}","email":"{long}","share":false,"active":false,"occurred_at":"2023-11-14T22:00:00.999999999+23:59"}}"#
+    );
+    assert!(body.len() < MAX_BODY_BYTES / 8, "{}", body.len());
+    let write = user_write(&body);
+    // The keys double what goes to the database, still far from any limit.
+    assert!(write.params[2].len() < MAX_BODY_BYTES / 2);
 }
 
 #[test]

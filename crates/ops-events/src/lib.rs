@@ -7,21 +7,29 @@
 //! offending field is reported at once, with the rule it broke, so the sender
 //! can fix all of them in one go.
 //!
-//! This crate is the room for events: the project events, their published
-//! JSON Schema and [`parse_event`], with the rules of the fields they carry
-//! (project id, name, Odoo series, `occurred_at`). The values of the
-//! control-plane records (run statuses, digests, image references, roles,
-//! retention rules) are not here but in `ops-values`; from it this crate
-//! takes only [`Rule`], the JSON Schema keyword each violation names.
+//! This crate is the room for events: the project events and the Odoo user
+//! events, their published JSON Schema and [`parse_event`], with the rules of
+//! the fields they carry (project id, name, Odoo series, user id, email,
+//! `occurred_at`). The values of the control-plane records (run statuses,
+//! digests, image references, roles, retention rules, and the Odoo login and
+//! instance the user events share with the records) are not here but in
+//! `ops-values`; this crate takes them from there, with [`Rule`], the JSON
+//! Schema keyword each violation names.
 //!
 //! ```
-//! use ops_events::{parse_event, Event};
+//! use ops_events::{parse_event, Event, Subject};
 //!
 //! let now = 1_795_000_000; // the receiver's clock, Unix seconds
 //! let body = br#"{"event_type":"project_created","project_id":"odoo-42","name":"Alpha","odoo_version":"19.0"}"#;
 //! let event = parse_event(body, now).unwrap();
-//! assert_eq!(event.project_id().as_str(), "odoo-42");
+//! assert!(matches!(event.subject(), Subject::Project(id) if id.as_str() == "odoo-42"));
 //! assert!(matches!(event, Event::ProjectCreated(_)));
+//!
+//! let body = br#"{"event_type":"user_archived","odoo_instance":"prod","odoo_user_id":7,"occurred_at":"2026-11-18T08:00:00Z"}"#;
+//! let Subject::OdooUser { odoo_instance, odoo_user_id } = parse_event(body, now).unwrap().subject() else {
+//!     panic!("a user event is about a user")
+//! };
+//! assert_eq!((odoo_instance.as_str(), odoo_user_id.get()), ("prod", 7));
 //!
 //! let err = parse_event(br#"{"event_type":"project_created","project_id":"42"}"#, now).unwrap_err();
 //! let fields: Vec<&str> = err.violations().iter().map(|v| v.field.as_str()).collect();
@@ -31,8 +39,11 @@
 
 mod rules;
 
-pub use ops_values::Rule;
-pub use rules::{OccurredAt, OdooVersion, ProjectId, ProjectName, FUTURE_TOLERANCE_SECONDS};
+pub use ops_values::{Environment, OdooLogin, Rule};
+pub use rules::{
+    OccurredAt, OdooEmail, OdooUserId, OdooVersion, ProjectId, ProjectName,
+    FUTURE_TOLERANCE_SECONDS, MAX_EMAIL_CHARS,
+};
 
 use ops_values::RuleError;
 use schemars::JsonSchema;
@@ -42,11 +53,13 @@ use std::fmt;
 
 /// One event from Odoo, validated.
 ///
-/// Events carry the project's state rather than a difference from the last
-/// event, so a redelivered, late or reordered event can be judged on its own:
-/// each part of a project's state (its name and series; whether it is active;
-/// whether it exists) takes the value of the latest change Odoo made to it,
-/// ordered by `occurred_at`.
+/// Events carry the state of their project or user rather than a difference
+/// from the last event, so a redelivered, late or reordered event can be
+/// judged on its own: each part of the state takes the value of the latest
+/// change Odoo made to it, ordered by `occurred_at`. A project's parts are
+/// its name and series, whether it is active, and whether it exists; a
+/// user's are its facts (login, email, share), whether it is active, and
+/// whether it exists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "event_type", rename_all = "snake_case")]
 pub enum Event {
@@ -61,6 +74,33 @@ pub enum Event {
     /// A project was deleted in Odoo. The control plane keeps its row, marked
     /// deleted, because runs, backups and approvals still refer to it.
     ProjectDeleted(ProjectChange),
+    /// A user was created in an Odoo instance (`res_users`), possibly
+    /// archived already.
+    UserCreated(UserCreated),
+    /// A user's login, partner email or `share` changed in Odoo; carries all
+    /// three, as they are now.
+    UserUpdated(UserUpdated),
+    /// A user was archived in Odoo (`active` became false).
+    UserArchived(UserChange),
+    /// An archived user was restored in Odoo (`active` became true).
+    UserUnarchived(UserChange),
+    /// A user was deleted in Odoo (a hard `DELETE`; its id is never reused).
+    /// The control plane keeps the row, marked deleted and linked to no one.
+    UserDeleted(UserChange),
+}
+
+/// What an event is about: the unit its changes are ordered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A project, by its external id.
+    Project(&'a ProjectId),
+    /// One Odoo user of one instance.
+    OdooUser {
+        /// The instance.
+        odoo_instance: Environment,
+        /// `res_users.id` in that instance.
+        odoo_user_id: OdooUserId,
+    },
 }
 
 impl Event {
@@ -72,21 +112,36 @@ impl Event {
             Event::ProjectArchived(_) => "project_archived",
             Event::ProjectUnarchived(_) => "project_unarchived",
             Event::ProjectDeleted(_) => "project_deleted",
+            Event::UserCreated(_) => "user_created",
+            Event::UserUpdated(_) => "user_updated",
+            Event::UserArchived(_) => "user_archived",
+            Event::UserUnarchived(_) => "user_unarchived",
+            Event::UserDeleted(_) => "user_deleted",
         }
     }
 
-    /// The project the event is about.
-    pub fn project_id(&self) -> &ProjectId {
+    /// The project or user the event is about.
+    pub fn subject(&self) -> Subject<'_> {
+        let user = |odoo_instance, odoo_user_id| Subject::OdooUser {
+            odoo_instance,
+            odoo_user_id,
+        };
         match self {
-            Event::ProjectCreated(e) => &e.project_id,
-            Event::ProjectUpdated(e) => &e.project_id,
+            Event::ProjectCreated(e) => Subject::Project(&e.project_id),
+            Event::ProjectUpdated(e) => Subject::Project(&e.project_id),
             Event::ProjectArchived(e) | Event::ProjectUnarchived(e) | Event::ProjectDeleted(e) => {
-                &e.project_id
+                Subject::Project(&e.project_id)
+            }
+            Event::UserCreated(e) => user(e.odoo_instance, e.odoo_user_id),
+            Event::UserUpdated(e) => user(e.odoo_instance, e.odoo_user_id),
+            Event::UserArchived(e) | Event::UserUnarchived(e) | Event::UserDeleted(e) => {
+                user(e.odoo_instance, e.odoo_user_id)
             }
         }
     }
 
-    /// When the change happened in Odoo, if the event says.
+    /// When the change happened in Odoo, if the event says (every event but
+    /// the seed's `project_created` must).
     pub fn occurred_at(&self) -> Option<OccurredAt> {
         match self {
             Event::ProjectCreated(e) => e.occurred_at,
@@ -94,6 +149,21 @@ impl Event {
             Event::ProjectArchived(e) | Event::ProjectUnarchived(e) | Event::ProjectDeleted(e) => {
                 Some(e.occurred_at)
             }
+            Event::UserCreated(e) => Some(e.occurred_at),
+            Event::UserUpdated(e) => Some(e.occurred_at),
+            Event::UserArchived(e) | Event::UserUnarchived(e) | Event::UserDeleted(e) => {
+                Some(e.occurred_at)
+            }
+        }
+    }
+
+    /// The user's login and partner email, for the events that carry them
+    /// (`user_created`, `user_updated`).
+    pub fn user_facts(&self) -> Option<(&OdooLogin, Option<&OdooEmail>)> {
+        match self {
+            Event::UserCreated(e) => Some((&e.login, e.email.as_ref())),
+            Event::UserUpdated(e) => Some((&e.login, e.email.as_ref())),
+            _ => None,
         }
     }
 }
@@ -139,6 +209,65 @@ pub struct ProjectChange {
     pub occurred_at: OccurredAt,
 }
 
+/// `user_created`: the new user as it is in Odoo, `active` included (Odoo can
+/// create an archived user).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct UserCreated {
+    /// The Odoo instance the user belongs to.
+    #[schemars(with = "rules::OdooInstanceSchema")]
+    pub odoo_instance: Environment,
+    /// `res_users.id`.
+    pub odoo_user_id: OdooUserId,
+    /// `res_users.login`, exactly as Odoo stores it.
+    #[schemars(with = "rules::OdooLoginSchema")]
+    pub login: OdooLogin,
+    /// The partner's email, or null when it has none.
+    #[schemars(with = "rules::NullableEmailSchema")]
+    pub email: Option<OdooEmail>,
+    /// `res_users.share`: true for a portal or public user.
+    pub share: bool,
+    /// `res_users.active`: false for a user created archived.
+    pub active: bool,
+    /// When Odoo created the user (its `create_date`/`write_date`).
+    pub occurred_at: OccurredAt,
+}
+
+/// `user_updated`: the user's login, email and `share` as they are now in
+/// Odoo.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct UserUpdated {
+    /// The Odoo instance the user belongs to.
+    #[schemars(with = "rules::OdooInstanceSchema")]
+    pub odoo_instance: Environment,
+    /// `res_users.id`.
+    pub odoo_user_id: OdooUserId,
+    /// `res_users.login`, exactly as Odoo stores it.
+    #[schemars(with = "rules::OdooLoginSchema")]
+    pub login: OdooLogin,
+    /// The partner's email, or null when it has none.
+    #[schemars(with = "rules::NullableEmailSchema")]
+    pub email: Option<OdooEmail>,
+    /// `res_users.share`: true for a portal or public user.
+    pub share: bool,
+    /// When Odoo made the change (its `write_date`).
+    pub occurred_at: OccurredAt,
+}
+
+/// `user_archived`, `user_unarchived`, `user_deleted`: which user, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct UserChange {
+    /// The Odoo instance the user belongs to.
+    #[schemars(with = "rules::OdooInstanceSchema")]
+    pub odoo_instance: Environment,
+    /// `res_users.id`.
+    pub odoo_user_id: OdooUserId,
+    /// When Odoo made the change.
+    pub occurred_at: OccurredAt,
+}
+
 /// The event types this receiver knows.
 pub const EVENT_TYPES: &[&str] = &[
     "project_created",
@@ -146,6 +275,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "project_archived",
     "project_unarchived",
     "project_deleted",
+    "user_created",
+    "user_updated",
+    "user_archived",
+    "user_unarchived",
+    "user_deleted",
 ];
 
 /// The JSON Schema of every event, generated from the types above. The
@@ -164,7 +298,7 @@ pub fn json_schema() -> Value {
         object.insert(
             "description".to_owned(),
             Value::from(
-                "The events Odoo sends to ops-ingest. Every field is required unless marked optional; no other fields are accepted. The receiver accepts exactly the events this schema accepts (patterns read as ECMA-262, where $ is the end of the text), but for one rule JSON Schema cannot state: occurred_at at most 5 minutes ahead of the receiver's clock.",
+                "The events Odoo sends to ops-ingest. Every field is required unless marked optional (a field that may be null is still required); no other fields are accepted. The receiver accepts exactly the events this schema accepts (patterns read as ECMA-262, where $ is the end of the text), but for one rule JSON Schema cannot state: occurred_at at most 5 minutes ahead of the receiver's clock.",
             ),
         );
     }
@@ -203,76 +337,15 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
     let Some(event_type) = event_type else {
         return Err(Error::invalid(fields.violations));
     };
-    let occurred_at = |v: &Value| match v.as_str() {
-        Some(text) => OccurredAt::parse(text, now),
-        None => Err(RuleError::new(
-            Rule::Type,
-            format!("expected a string, got {}", type_name(v)),
-        )),
-    };
-    let project_id = fields.required("project_id", string(ProjectId::parse));
     let event = match event_type.as_str() {
-        "project_created" | "project_updated" => {
-            let name = fields.required("name", string(ProjectName::parse));
-            let odoo_version = fields.required("odoo_version", string(OdooVersion::parse));
-            let at = if event_type == "project_created" {
-                fields.optional("occurred_at", occurred_at)
-            } else {
-                fields.required("occurred_at", occurred_at).map(Some)
-            };
-            fields.reject_unknown(&[
-                "event_type",
-                "project_id",
-                "name",
-                "odoo_version",
-                "occurred_at",
-            ]);
-            match (project_id, name, odoo_version, at) {
-                (Some(project_id), Some(name), Some(odoo_version), Some(at)) if fields.ok() => {
-                    if event_type == "project_created" {
-                        Event::ProjectCreated(ProjectCreated {
-                            project_id,
-                            name,
-                            odoo_version,
-                            occurred_at: at,
-                        })
-                    } else {
-                        match at {
-                            Some(occurred_at) => Event::ProjectUpdated(ProjectUpdated {
-                                project_id,
-                                name,
-                                odoo_version,
-                                occurred_at,
-                            }),
-                            None => return Err(Error::invalid(fields.violations)),
-                        }
-                    }
-                }
-                _ => return Err(Error::invalid(fields.violations)),
-            }
-        }
-        "project_archived" | "project_unarchived" | "project_deleted" => {
-            let at = fields.required("occurred_at", occurred_at);
-            fields.reject_unknown(&["event_type", "project_id", "occurred_at"]);
-            let (Some(project_id), Some(occurred_at)) = (project_id, at) else {
-                return Err(Error::invalid(fields.violations));
-            };
-            if !fields.ok() {
-                return Err(Error::invalid(fields.violations));
-            }
-            let change = ProjectChange {
-                project_id,
-                occurred_at,
-            };
-            match event_type.as_str() {
-                "project_archived" => Event::ProjectArchived(change),
-                "project_unarchived" => Event::ProjectUnarchived(change),
-                _ => Event::ProjectDeleted(change),
-            }
+        "project_created" | "project_updated" | "project_archived" | "project_unarchived"
+        | "project_deleted" => project_event(&event_type, &mut fields, now),
+        "user_created" | "user_updated" | "user_archived" | "user_unarchived" | "user_deleted" => {
+            user_event(&event_type, &mut fields, now)
         }
         other => {
             // EVENT_TYPES and this match are kept in step; a type listed there
-            // without a branch here is refused rather than panicking.
+            // without a branch here is refused rather than guessed at.
             return Err(Error::invalid(vec![Violation::new(
                 "event_type",
                 Rule::Enum,
@@ -280,7 +353,158 @@ pub fn parse_event(body: &[u8], now: i64) -> Result<Event, Error> {
             )]));
         }
     };
-    Ok(event)
+    // Every field is judged before the first violation is returned, so the
+    // sender learns about all of them at once.
+    match event {
+        Some(event) if fields.ok() => Ok(event),
+        _ => Err(Error::invalid(fields.violations)),
+    }
+}
+
+/// The `occurred_at` rule over a JSON value.
+fn occurred_at(now: i64) -> impl Fn(&Value) -> Result<OccurredAt, RuleError> {
+    move |v: &Value| match v.as_str() {
+        Some(text) => OccurredAt::parse(text, now),
+        None => Err(RuleError::new(
+            Rule::Type,
+            format!("expected a string, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// The fields of a project event; `None` when any is broken (the
+/// violations are in `fields`).
+fn project_event(event_type: &str, fields: &mut Fields<'_>, now: i64) -> Option<Event> {
+    let project_id = fields.required("project_id", string(ProjectId::parse));
+    if matches!(event_type, "project_created" | "project_updated") {
+        let name = fields.required("name", string(ProjectName::parse));
+        let odoo_version = fields.required("odoo_version", string(OdooVersion::parse));
+        let at = if event_type == "project_created" {
+            fields.optional("occurred_at", occurred_at(now))
+        } else {
+            fields.required("occurred_at", occurred_at(now)).map(Some)
+        };
+        fields.reject_unknown(&[
+            "event_type",
+            "project_id",
+            "name",
+            "odoo_version",
+            "occurred_at",
+        ]);
+        let (project_id, name, odoo_version, at) = (project_id?, name?, odoo_version?, at?);
+        return Some(if event_type == "project_created" {
+            Event::ProjectCreated(ProjectCreated {
+                project_id,
+                name,
+                odoo_version,
+                occurred_at: at,
+            })
+        } else {
+            Event::ProjectUpdated(ProjectUpdated {
+                project_id,
+                name,
+                odoo_version,
+                occurred_at: at?,
+            })
+        });
+    }
+    let at = fields.required("occurred_at", occurred_at(now));
+    fields.reject_unknown(&["event_type", "project_id", "occurred_at"]);
+    let change = ProjectChange {
+        project_id: project_id?,
+        occurred_at: at?,
+    };
+    Some(match event_type {
+        "project_archived" => Event::ProjectArchived(change),
+        "project_unarchived" => Event::ProjectUnarchived(change),
+        _ => Event::ProjectDeleted(change),
+    })
+}
+
+/// The fields of a user event; `None` when any is broken (the violations
+/// are in `fields`).
+fn user_event(event_type: &str, fields: &mut Fields<'_>, now: i64) -> Option<Event> {
+    let odoo_instance = fields.required("odoo_instance", string(Environment::parse));
+    let odoo_user_id = fields.required("odoo_user_id", OdooUserId::parse);
+    if matches!(event_type, "user_created" | "user_updated") {
+        let login = fields.required("login", string(OdooLogin::parse));
+        // Required even though it may be null: a sender that forgot the
+        // field must not erase the email the control plane holds.
+        let email = fields.required("email", |v| match v {
+            Value::Null => Ok(None),
+            v => string(OdooEmail::parse)(v).map(Some),
+        });
+        let share = fields.required("share", boolean);
+        let active = if event_type == "user_created" {
+            fields.required("active", boolean)
+        } else {
+            Some(true)
+        };
+        let at = fields.required("occurred_at", occurred_at(now));
+        let mut known = vec![
+            "event_type",
+            "odoo_instance",
+            "odoo_user_id",
+            "login",
+            "email",
+            "share",
+            "occurred_at",
+        ];
+        if event_type == "user_created" {
+            known.push("active");
+        }
+        fields.reject_unknown(&known);
+        let (odoo_instance, odoo_user_id, login, email, share, active, occurred_at) = (
+            odoo_instance?,
+            odoo_user_id?,
+            login?,
+            email?,
+            share?,
+            active?,
+            at?,
+        );
+        return Some(if event_type == "user_created" {
+            Event::UserCreated(UserCreated {
+                odoo_instance,
+                odoo_user_id,
+                login,
+                email,
+                share,
+                active,
+                occurred_at,
+            })
+        } else {
+            Event::UserUpdated(UserUpdated {
+                odoo_instance,
+                odoo_user_id,
+                login,
+                email,
+                share,
+                occurred_at,
+            })
+        });
+    }
+    let at = fields.required("occurred_at", occurred_at(now));
+    fields.reject_unknown(&["event_type", "odoo_instance", "odoo_user_id", "occurred_at"]);
+    let change = UserChange {
+        odoo_instance: odoo_instance?,
+        odoo_user_id: odoo_user_id?,
+        occurred_at: at?,
+    };
+    Some(match event_type {
+        "user_archived" => Event::UserArchived(change),
+        "user_unarchived" => Event::UserUnarchived(change),
+        _ => Event::UserDeleted(change),
+    })
+}
+
+fn boolean(value: &Value) -> Result<bool, RuleError> {
+    value.as_bool().ok_or_else(|| {
+        RuleError::new(
+            Rule::Type,
+            format!("expected a boolean, got {}", type_name(value)),
+        )
+    })
 }
 
 /// Adapts a rule over `&str` to a rule over a JSON value that must be a string.
@@ -574,7 +798,10 @@ mod tests {
             );
             let event = parse_event(body.as_bytes(), NOW).unwrap();
             assert_eq!(event.event_type(), expect);
-            assert_eq!(event.project_id().as_str(), "odoo-7");
+            assert_eq!(
+                event.subject(),
+                Subject::Project(&ProjectId::parse("odoo-7").unwrap())
+            );
             assert!(event.occurred_at().is_some());
         }
     }
@@ -615,6 +842,249 @@ mod tests {
                 ("name".into(), "additionalProperties")
             ]
         );
+    }
+
+    const USER_CREATED: &str = r#"{"event_type":"user_created","odoo_instance":"prod","odoo_user_id":7,"login":"Ana@Example.com","email":null,"share":false,"active":false,"occurred_at":"2026-11-18T08:00:00Z"}"#;
+
+    /// A user event of `event_type` with the fields it needs, then `change`
+    /// applied: a field set, or removed when its value is absent.
+    fn user_event(event_type: &str, change: &[(&str, Option<Value>)]) -> String {
+        let mut event: Map<String, Value> = serde_json::from_str(USER_CREATED).unwrap();
+        event.insert("event_type".into(), event_type.into());
+        match event_type {
+            "user_created" => {}
+            "user_updated" => {
+                event.remove("active");
+            }
+            _ => {
+                for field in ["login", "email", "share", "active"] {
+                    event.remove(field);
+                }
+            }
+        }
+        for (field, value) in change {
+            match value {
+                Some(value) => event.insert((*field).into(), value.clone()),
+                None => event.remove(*field),
+            };
+        }
+        Value::Object(event).to_string()
+    }
+
+    const USER_TYPES: [&str; 5] = [
+        "user_created",
+        "user_updated",
+        "user_archived",
+        "user_unarchived",
+        "user_deleted",
+    ];
+
+    #[test]
+    fn the_user_events() {
+        let Event::UserCreated(created) = parse_event(USER_CREATED.as_bytes(), NOW).unwrap() else {
+            panic!("expected user_created")
+        };
+        assert_eq!(created.odoo_instance, Environment::Prod);
+        assert_eq!(created.odoo_user_id.get(), 7);
+        // The login as Odoo stores it: not lowercased.
+        assert_eq!(created.login.as_str(), "Ana@Example.com");
+        assert_eq!(created.email, None);
+        assert!(!created.share && !created.active);
+
+        let body = user_event(
+            "user_updated",
+            &[
+                ("login", Some("admin".into())),
+                ("email", Some(" Ana@Example.com".into())),
+                ("share", Some(true.into())),
+            ],
+        );
+        let event = parse_event(body.as_bytes(), NOW).unwrap();
+        let Event::UserUpdated(updated) = &event else {
+            panic!("expected user_updated")
+        };
+        assert_eq!(updated.login.as_str(), "admin");
+        assert_eq!(
+            updated.email.as_ref().map(OdooEmail::as_str),
+            Some(" Ana@Example.com")
+        );
+        assert!(updated.share);
+        assert_eq!(
+            event
+                .user_facts()
+                .map(|(l, e)| (l.as_str(), e.map(OdooEmail::as_str))),
+            Some(("admin", Some(" Ana@Example.com")))
+        );
+
+        for event_type in USER_TYPES {
+            let body = user_event(event_type, &[]);
+            let event = parse_event(body.as_bytes(), NOW).unwrap();
+            assert_eq!(event.event_type(), event_type);
+            assert_eq!(
+                event.subject(),
+                Subject::OdooUser {
+                    odoo_instance: Environment::Prod,
+                    odoo_user_id: OdooUserId::parse(&7.into()).unwrap(),
+                }
+            );
+            assert_eq!(
+                event.occurred_at().map(|at| at.to_rfc3339()).as_deref(),
+                Some("2026-11-18T08:00:00Z")
+            );
+            // The events go to the database as they came, nulls included.
+            let again = serde_json::to_value(&event).unwrap();
+            assert_eq!(
+                again,
+                serde_json::from_str::<Value>(&body).unwrap(),
+                "{event_type}"
+            );
+            assert_eq!(
+                event.user_facts().is_some(),
+                matches!(event_type, "user_created" | "user_updated")
+            );
+        }
+    }
+
+    #[test]
+    fn every_user_field_is_required_on_every_user_event() {
+        for event_type in USER_TYPES {
+            let full: Map<String, Value> =
+                serde_json::from_str(&user_event(event_type, &[])).unwrap();
+            for field in full.keys().filter(|f| *f != "event_type") {
+                assert_eq!(
+                    violations(&user_event(event_type, &[(field, None)])),
+                    vec![(field.clone(), "required")],
+                    "{event_type} without {field}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_user_field_is_refused_by_its_rule() {
+        let uuid = "550e8400-e29b-41d4-a716-446655440000";
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("odoo_instance", "production".into(), "enum"),
+            ("odoo_instance", "Prod".into(), "enum"),
+            ("odoo_instance", Value::Null, "type"),
+            ("odoo_user_id", 0.into(), "minimum"),
+            ("odoo_user_id", (-7).into(), "minimum"),
+            ("odoo_user_id", 2_147_483_648_i64.into(), "maximum"),
+            ("odoo_user_id", 7.5.into(), "type"),
+            ("odoo_user_id", "7".into(), "type"),
+            ("login", "".into(), "minLength"),
+            ("login", "a".repeat(255).into(), "maxLength"),
+            ("login", "ana\tmaria".into(), "pattern"),
+            ("login", "admin\n".into(), "pattern"),
+            ("login", uuid.into(), "pattern"),
+            ("login", 7.into(), "type"),
+            ("login", Value::Null, "type"),
+            ("email", "".into(), "minLength"),
+            ("email", "é".repeat(255).into(), "maxLength"),
+            ("email", "ana@example.com\u{85}".into(), "pattern"),
+            ("email", false.into(), "type"),
+            ("share", "false".into(), "type"),
+            ("share", Value::Null, "type"),
+            ("active", 1.into(), "type"),
+            ("active", Value::Null, "type"),
+            ("occurred_at", "2026-11-18 08:00:00Z".into(), "format"),
+            ("occurred_at", "2099-01-01T00:00:00Z".into(), "maximum"),
+            ("occurred_at", Value::Null, "type"),
+        ];
+        for (field, value, rule) in cases {
+            let event_type = if field == "active" {
+                "user_created"
+            } else {
+                "user_updated"
+            };
+            let event_types: &[&str] = match field {
+                "odoo_instance" | "odoo_user_id" | "occurred_at" => &USER_TYPES,
+                _ => &[event_type],
+            };
+            for event_type in event_types {
+                let body = user_event(event_type, &[(field, Some(value.clone()))]);
+                assert_eq!(
+                    violations(&body),
+                    vec![(field.to_owned(), rule)],
+                    "{event_type} with {field} = {value}"
+                );
+            }
+        }
+        // A 254-character login and email, an uppercase uuid as a login.
+        let body = user_event(
+            "user_created",
+            &[
+                ("login", Some(uuid.to_uppercase().into())),
+                ("email", Some("é".repeat(254).into())),
+            ],
+        );
+        assert!(parse_event(body.as_bytes(), NOW).is_ok());
+        let body = user_event("user_created", &[("login", Some("é".repeat(254).into()))]);
+        assert!(parse_event(body.as_bytes(), NOW).is_ok());
+        // 7.0 is the integer 7 to JSON Schema, and so here.
+        let body = user_event("user_deleted", &[("odoo_user_id", Some(7.0.into()))]);
+        assert_eq!(
+            parse_event(body.as_bytes(), NOW).unwrap().subject(),
+            Subject::OdooUser {
+                odoo_instance: Environment::Prod,
+                odoo_user_id: OdooUserId::parse(&7.into()).unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn user_events_refuse_the_fields_they_do_not_have() {
+        // `active` is the creation's only: archiving has its own events.
+        assert_eq!(
+            violations(&user_event(
+                "user_updated",
+                &[("active", Some(true.into()))]
+            )),
+            vec![("active".into(), "additionalProperties")]
+        );
+        for event_type in ["user_archived", "user_unarchived", "user_deleted"] {
+            for field in ["login", "email", "share", "active", "project_id"] {
+                assert_eq!(
+                    violations(&user_event(event_type, &[(field, Some("x".into()))])),
+                    vec![(field.into(), "additionalProperties")],
+                    "{event_type} with {field}"
+                );
+            }
+        }
+        for event_type in USER_TYPES {
+            assert_eq!(
+                violations(&user_event(event_type, &[("Login", Some("x".into()))])),
+                vec![("Login".into(), "additionalProperties")],
+                "{event_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_user_event_reports_every_field_in_order() {
+        let got = violations(
+            r#"{"event_type":"user_created","odoo_instance":"qa","odoo_user_id":0,"login":"","email":"","share":"no","occurred_at":"soon","x":1}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("odoo_instance".into(), "enum"),
+                ("odoo_user_id".into(), "minimum"),
+                ("login".into(), "minLength"),
+                ("email".into(), "minLength"),
+                ("share".into(), "type"),
+                ("active".into(), "required"),
+                ("occurred_at".into(), "format"),
+                ("x".into(), "additionalProperties"),
+            ]
+        );
+        let err = parse_event(
+            br#"{"event_type":"user_deleted","odoo_instance":"prod","odoo_user_id":-1,"occurred_at":"2026-11-18T08:00:00Z"}"#,
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "odoo_user_id: must be at least 1, got -1");
+        assert_eq!(err.violations()[0].pointer, "#/odoo_user_id");
     }
 
     #[test]
@@ -665,6 +1135,8 @@ mod tests {
             prop::sample::select(EVENT_TYPES).prop_map(Value::from),
             Just(Value::from("odoo-42")),
             Just(Value::from("2026-11-18T08:00:00Z")),
+            Just(Value::from("prod")),
+            Just(Value::from(7)),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {
             let key = prop_oneof![
@@ -673,7 +1145,13 @@ mod tests {
                     "project_id",
                     "name",
                     "odoo_version",
-                    "occurred_at"
+                    "occurred_at",
+                    "odoo_instance",
+                    "odoo_user_id",
+                    "login",
+                    "email",
+                    "share",
+                    "active",
                 ])
                 .prop_map(str::to_owned),
                 ".{0,12}",

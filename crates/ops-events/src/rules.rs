@@ -1,12 +1,17 @@
-//! The value rules of the control plane's external ids and names.
+//! The value rules of the control plane's external ids and names, and of
+//! the Odoo users' facts the events carry.
 //!
 //! The same rules are CHECK constraints in the `ops` schema; the SQL is the
 //! last line of defence, this is the first, and it is the one that can explain
-//! itself to the sender.
+//! itself to the sender. Two values are `ops-values`' rather than this
+//! crate's, because the records hold them too: the Odoo login
+//! ([`ops_values::OdooLogin`]) and the instance ([`ops_values::Environment`]);
+//! here they only get their JSON Schema.
 
-use ops_values::{quoted, Rule, RuleError};
+use ops_values::{quoted, Environment, Rule, RuleError, MAX_LOGIN_CHARS};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
+use serde_json::Value;
 use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
@@ -173,9 +178,225 @@ impl OdooVersion {
     }
 }
 
+/// The id of an Odoo user in its instance: `res_users.id`, a positive
+/// PostgreSQL `integer` in Odoo and in `ops.odoo_users`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OdooUserId(i32);
+
+/// The largest `res_users.id`: PostgreSQL's `integer`. A larger id would be
+/// refused by the database with an error no retry can fix.
+const MAX_ODOO_USER_ID: i32 = i32::MAX;
+
+impl OdooUserId {
+    pub(crate) fn parse(value: &Value) -> Result<OdooUserId, RuleError> {
+        let Value::Number(number) = value else {
+            return Err(RuleError::new(
+                Rule::Type,
+                format!(
+                    "expected a positive integer (res_users.id), got {}",
+                    crate::type_name(value)
+                ),
+            ));
+        };
+        // JSON has one kind of number, and JSON Schema counts 7.0 as the
+        // integer 7; so does this rule, so that it agrees with the schema.
+        // A float out of i128's range saturates, which is still out of range.
+        let integer = number
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| number.as_u64().map(i128::from))
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0)
+                    .map(|f| f as i128)
+            });
+        let Some(integer) = integer else {
+            return Err(RuleError::new(
+                Rule::Type,
+                format!("expected an integer (res_users.id), got {number}"),
+            ));
+        };
+        if integer < 1 {
+            return Err(RuleError::new(
+                Rule::Minimum,
+                format!("must be at least 1, got {number}"),
+            ));
+        }
+        i32::try_from(integer).map(OdooUserId).map_err(|_| {
+            RuleError::new(
+                Rule::Maximum,
+                format!("must be at most {MAX_ODOO_USER_ID} (a PostgreSQL integer), got {number}"),
+            )
+        })
+    }
+
+    /// The id as a number.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl JsonSchema for OdooUserId {
+    fn schema_name() -> Cow<'static, str> {
+        "OdooUserId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_ODOO_USER_ID,
+            "description": "The Odoo user's id in its instance (res_users.id): a positive PostgreSQL integer.",
+            "examples": [7]
+        })
+    }
+}
+
+/// The control characters (Unicode `Cc`: C0, DEL, C1), as inclusive ranges:
+/// what neither a login nor an email may hold.
+const CONTROL: &[(char, char)] = &[('\u{0}', '\u{1f}'), ('\u{7f}', '\u{9f}')];
+
+/// The JSON Schema pattern of a text without control characters.
+pub(crate) fn no_control_pattern() -> String {
+    format!("^{}*$", class_without(CONTROL))
+}
+
+/// A lowercase uuid, which [`ops_values::OdooLogin`] refuses (it is an auth
+/// user id). A JSON Schema `not`, because a pattern that excludes one shape
+/// needs a lookahead, which not every regex dialect has.
+const LOWERCASE_UUID_PATTERN: &str =
+    "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The JSON Schema of [`ops_values::OdooLogin`], whose rule `ops-values`
+/// owns (the parse is its, this only states it for the schema; a test holds
+/// the two together, and to the shared vectors).
+pub(crate) struct OdooLoginSchema;
+
+impl JsonSchema for OdooLoginSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "OdooLogin".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_LOGIN_CHARS,
+            "pattern": no_control_pattern(),
+            "not": { "pattern": LOWERCASE_UUID_PATTERN },
+            "description": "res_users.login exactly as Odoo stores it (Odoo neither lowercases nor trims it): 1 to 254 characters, no control characters (U+0000-U+001F, U+007F-U+009F), and not a lowercase uuid (that is an auth user id).",
+            "examples": ["admin", "Ana@Example.com"]
+        })
+    }
+}
+
+/// The JSON Schema of [`ops_values::Environment`], the Odoo instance a user
+/// belongs to.
+pub(crate) struct OdooInstanceSchema;
+
+impl JsonSchema for OdooInstanceSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "OdooInstance".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let values: Vec<&str> = Environment::ALL.iter().map(|e| e.as_str()).collect();
+        json_schema!({
+            "type": "string",
+            "enum": values,
+            "description": "The Odoo instance (database) the user belongs to.",
+            "examples": ["prod"]
+        })
+    }
+}
+
+/// The JSON Schema of a required field that may be null: the partner's
+/// email. (schemars makes an `Option` optional, and drops the null when told
+/// it is required.)
+pub(crate) struct NullableEmailSchema;
+
+impl JsonSchema for NullableEmailSchema {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "NullableOdooEmail".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<Option<OdooEmail>>()
+    }
+}
+
+/// The email of an Odoo user's partner (`res_partner.email`), as Odoo stores
+/// it: 1 to 254 characters without control characters. It is not checked
+/// for an email's shape: Odoo does not check it either, and it is compared
+/// (by `identity-map`), never sent to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OdooEmail(String);
+
+/// Longest email accepted, in characters: the longest address SMTP carries,
+/// and what `ops.odoo_users.odoo_email` holds.
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+impl OdooEmail {
+    pub(crate) fn parse(text: &str) -> Result<OdooEmail, RuleError> {
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err(RuleError::new(
+                Rule::MinLength,
+                "must not be empty; send null for a partner without an email",
+            ));
+        }
+        if chars > MAX_EMAIL_CHARS {
+            return Err(RuleError::new(
+                Rule::MaxLength,
+                format!("must be at most {MAX_EMAIL_CHARS} characters, got {chars}"),
+            ));
+        }
+        if let Some(c) = text.chars().find(|&c| in_ranges(CONTROL, c)) {
+            return Err(RuleError::new(
+                Rule::Pattern,
+                format!(
+                    "must not contain control characters, got U+{:04X} in {}",
+                    u32::from(c),
+                    quoted(text)
+                ),
+            ));
+        }
+        Ok(OdooEmail(text.to_owned()))
+    }
+
+    /// The email as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl JsonSchema for OdooEmail {
+    fn schema_name() -> Cow<'static, str> {
+        "OdooEmail".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_EMAIL_CHARS,
+            "pattern": no_control_pattern(),
+            "description": "The partner's email (res_partner.email) as Odoo stores it: 1 to 254 characters, no control characters (U+0000-U+001F, U+007F-U+009F).",
+            "examples": ["ana@example.com"]
+        })
+    }
+}
+
 /// When Odoo made the change an event reports (Odoo's `write_date`), as an
-/// RFC 3339 timestamp. It orders a project's events: the latest change wins,
-/// whatever order the deliveries arrive in.
+/// RFC 3339 timestamp. It orders the events about one project or one user:
+/// the latest change wins, whatever order the deliveries arrive in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OccurredAt(OffsetDateTime);
 
@@ -420,7 +641,7 @@ impl JsonSchema for OccurredAt {
             "type": "string",
             "format": "date-time",
             "pattern": OCCURRED_AT_PATTERN,
-            "description": "When Odoo made the change (its write_date): an RFC 3339 date-time from the year 2000 (as written), T and Z in either case, Z or a +hh:mm/-hh:mm offset, seconds 00-59 (no leap second), at most 9 fractional digits. Orders a project's events: the latest change wins. One rule JSON Schema cannot state: at most 5 minutes (300 s) ahead of the receiver's clock; a later date is refused with 422, rule \"maximum\".",
+            "description": "When Odoo made the change (its write_date): an RFC 3339 date-time from the year 2000 (as written), T and Z in either case, Z or a +hh:mm/-hh:mm offset, seconds 00-59 (no leap second), at most 9 fractional digits. Orders the events about one project or one user: the latest change wins. One rule JSON Schema cannot state: at most 5 minutes (300 s) ahead of the receiver's clock; a later date is refused with 422, rule \"maximum\".",
             "examples": ["2026-11-26T10:00:00.123456Z"]
         })
     }
@@ -827,7 +1048,158 @@ mod tests {
                 prop_assume!(text.chars().count() <= MAX_NAME_CHARS);
                 prop_assert!(ProjectName::parse(&text).is_ok(), "{:?}", text);
             }
+
+            #[test]
+            fn the_login_schema_is_the_login_rule(
+                chars in prop::collection::vec(login_char(), 0..6),
+                repeat in prop::sample::select(vec![1usize, 1, 1, 50, 51, 127]),
+            ) {
+                let text: String = chars.iter().collect::<String>().repeat(repeat);
+                prop_assert_eq!(
+                    schema_accepts_login(&text),
+                    ops_values::OdooLogin::parse(&text).is_ok(),
+                    "{:?}", text
+                );
+            }
+
+            #[test]
+            fn the_login_schema_and_rule_agree_on_uuids(
+                uuid in "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+            ) {
+                prop_assert_eq!(
+                    schema_accepts_login(&uuid),
+                    ops_values::OdooLogin::parse(&uuid).is_ok(),
+                    "{:?}", uuid
+                );
+            }
+
+            #[test]
+            fn the_email_schema_is_the_email_rule(
+                chars in prop::collection::vec(login_char(), 0..6),
+                repeat in prop::sample::select(vec![1usize, 1, 1, 50, 51, 127]),
+            ) {
+                let text: String = chars.iter().collect::<String>().repeat(repeat);
+                let schema = (1..=MAX_EMAIL_CHARS).contains(&text.chars().count())
+                    && Regex::new(&no_control_pattern()).unwrap().is_match(&text);
+                prop_assert_eq!(schema, OdooEmail::parse(&text).is_ok(), "{:?}", text);
+            }
         }
+
+        /// What the schema of a login accepts: its lengths, its pattern and
+        /// its `not`.
+        fn schema_accepts_login(text: &str) -> bool {
+            let lengths = (1..=MAX_LOGIN_CHARS).contains(&text.chars().count());
+            let pattern = Regex::new(&no_control_pattern()).unwrap().is_match(text);
+            let uuid = Regex::new(LOWERCASE_UUID_PATTERN).unwrap().is_match(text);
+            lengths && pattern && !uuid
+        }
+
+        fn login_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                any::<char>(),
+                prop::sample::select(vec![
+                    '\u{0}', '\t', '\n', '\r', '\u{1f}', ' ', '~', '\u{7f}', '\u{85}', '\u{9f}',
+                    '\u{a0}', '\u{2028}', '\u{feff}', 'a', 'A', '@', '.', '-', '0', 'f', 'é', 'İ',
+                ]),
+            ]
+        }
+
+        /// The login schema against the vectors that `ops-values` and the
+        /// database's CHECK are held to: all three say the same of each.
+        #[test]
+        fn the_login_schema_holds_the_shared_vectors() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../supabase/tests/vectors/records.json"
+            );
+            let document: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let mut seen = (0, 0);
+            for vector in document["vectors"].as_array().unwrap() {
+                if vector["rule"] != "odoo_login" {
+                    continue;
+                }
+                let value = vector["value"].as_str().unwrap();
+                let valid = vector["valid"].as_bool().unwrap();
+                assert_eq!(schema_accepts_login(value), valid, "{vector}");
+                if valid {
+                    seen.0 += 1;
+                } else {
+                    seen.1 += 1;
+                }
+            }
+            assert!(
+                seen.0 >= 3 && seen.1 >= 3,
+                "too few login vectors: {seen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn odoo_user_ids() {
+        let id = |json: &str| OdooUserId::parse(&serde_json::from_str(json).unwrap());
+        for (ok, expect) in [
+            ("1", 1),
+            ("7", 7),
+            ("2147483647", i32::MAX),
+            // JSON Schema's integer: a number with no fraction.
+            ("7.0", 7),
+            ("1e2", 100),
+        ] {
+            assert_eq!(id(ok).unwrap().get(), expect, "{ok}");
+        }
+        for (bad, rule) in [
+            ("0", "minimum"),
+            ("-1", "minimum"),
+            ("-0.0", "minimum"),
+            ("-9223372036854775808", "minimum"),
+            ("2147483648", "maximum"),
+            ("18446744073709551615", "maximum"),
+            ("1e300", "maximum"),
+            ("1.5", "type"),
+            ("\"7\"", "type"),
+            ("null", "type"),
+            ("true", "type"),
+            ("[7]", "type"),
+        ] {
+            assert_eq!(id(bad).unwrap_err().rule.as_str(), rule, "{bad}");
+        }
+    }
+
+    #[test]
+    fn odoo_emails() {
+        for ok in [
+            "ana@example.com",
+            "Ana@Example.COM",
+            " ana@example.com ",
+            "not an address",
+            "josé@ejemplo.es",
+            "a\u{2028}b",
+        ] {
+            assert_eq!(OdooEmail::parse(ok).unwrap().as_str(), ok);
+        }
+        assert!(OdooEmail::parse(&"é".repeat(254)).is_ok());
+        for (bad, rule) in [
+            ("", "minLength"),
+            ("a\tb@example.com", "pattern"),
+            ("ana@example.com\n", "pattern"),
+            ("\u{0}", "pattern"),
+            ("a\u{7f}", "pattern"),
+            ("a\u{85}", "pattern"),
+        ] {
+            assert_eq!(
+                OdooEmail::parse(bad).unwrap_err().rule.as_str(),
+                rule,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            OdooEmail::parse(&"é".repeat(255))
+                .unwrap_err()
+                .rule
+                .as_str(),
+            "maxLength"
+        );
     }
 
     #[test]

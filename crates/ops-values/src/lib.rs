@@ -36,10 +36,11 @@
 //! assert_eq!(err.rule, Rule::Pattern);
 //! assert_eq!(err.rule.as_str(), "pattern");
 //!
-//! // created_by is an auth user id or an Odoo login.
+//! // created_by is an auth user id or an Odoo login, as Odoo stores it.
 //! assert!(matches!(created_by("550e8400-e29b-41d4-a716-446655440000"), Ok(Actor::AuthUser(_))));
 //! assert!(matches!(created_by("admin@insightpulseai.com"), Ok(Actor::OdooLogin(_))));
-//! assert_eq!(created_by("admin").unwrap_err().rule, Rule::Pattern);
+//! assert_eq!(created_by("Admin").unwrap().as_str(), "Admin");
+//! assert_eq!(created_by("").unwrap_err().rule, Rule::MinLength);
 //!
 //! assert!(RunStatus::Queued.can_become(RunStatus::Running));
 //! assert!(!RunStatus::Success.can_become(RunStatus::Running));

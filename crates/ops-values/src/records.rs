@@ -10,14 +10,18 @@ use serde::{Serialize, Serializer};
 /// Who created, requested or decided something (`created_by`,
 /// `requested_by`, `decided_by`).
 ///
-/// The seed says the column "maps to auth.users.id or odoo.res_users.login";
-/// the two are told apart by their shape, since a uuid never contains `@`.
+/// The seed says the column "maps to auth.users.id or odoo.res_users.login".
+/// The two are told apart by their shape: a lowercase uuid is an auth user
+/// id, and the login rule refuses exactly that shape, so no value is both.
+/// Anything else that passes the login rule is a login, including an
+/// uppercase uuid (`auth.uid()::text` is never uppercase).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// A Supabase user: `auth.users.id` as canonical lowercase text, exactly
     /// what `auth.uid()::text` gives.
     AuthUser(String),
-    /// An Odoo user: `res_users.login`, lowercase and email-shaped.
+    /// An Odoo user: `res_users.login` exactly as Odoo stores it, which is
+    /// how `ops.odoo_users.odoo_login` stores it too.
     OdooLogin(OdooLogin),
 }
 
@@ -37,45 +41,36 @@ impl Serialize for Actor {
     }
 }
 
-/// Longest Odoo login accepted, in characters: the longest email address.
+/// Longest Odoo login accepted, in characters (Unicode scalar values, as
+/// PostgreSQL's `char_length` counts them): the longest email address, which
+/// is what a login usually is. Odoo itself sets no limit.
 pub const MAX_LOGIN_CHARS: usize = 254;
 
-/// Checks `created_by` (and `requested_by`, `decided_by`): an auth user id or
-/// an Odoo login.
+/// Checks `created_by` (and `requested_by`, `decided_by`): an auth user id
+/// (a lowercase uuid) or an Odoo login (see [`OdooLogin`]).
+///
+/// A value that is neither is refused with the login rule it breaks
+/// (`minLength`, `maxLength` or `pattern`): everything but a lowercase uuid
+/// is read as a login.
 pub fn created_by(text: &str) -> Result<Actor, RuleError> {
     if auth_user_id(text).is_ok() {
         return Ok(Actor::AuthUser(text.to_owned()));
     }
-    if text.chars().count() > MAX_LOGIN_CHARS {
-        return Err(RuleError::new(
-            Rule::MaxLength,
-            format!("must be at most {MAX_LOGIN_CHARS} characters"),
-        ));
-    }
-    match OdooLogin::parse(text) {
-        Ok(login) => Ok(Actor::OdooLogin(login)),
-        Err(_) => Err(RuleError::new(
-            Rule::Pattern,
+    OdooLogin::parse(text).map(Actor::OdooLogin).map_err(|err| {
+        RuleError::new(
+            err.rule,
             format!(
-                "expected an auth user id (lowercase uuid) or an Odoo login \
-                 (lowercase, like \"jane.doe@example.com\"), got {}",
-                quoted(text)
+                "expected an auth user id (lowercase uuid) or an Odoo login: {}",
+                err.message
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// Checks a Supabase user id in its canonical text form: lowercase hex in
 /// groups of 8-4-4-4-12.
 pub fn auth_user_id(text: &str) -> Result<(), RuleError> {
-    let groups: Vec<&str> = text.split('-').collect();
-    let lengths = [8, 4, 4, 4, 12];
-    let valid = groups.len() == lengths.len()
-        && groups
-            .iter()
-            .zip(lengths)
-            .all(|(group, len)| group.len() == len && group.bytes().all(is_lower_hex));
-    if valid {
+    if is_lowercase_uuid(text) {
         Ok(())
     } else {
         Err(RuleError::new(
@@ -85,38 +80,78 @@ pub fn auth_user_id(text: &str) -> Result<(), RuleError> {
     }
 }
 
+fn is_lowercase_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    let lengths = [8, 4, 4, 4, 12];
+    groups.len() == lengths.len()
+        && groups
+            .iter()
+            .zip(lengths)
+            .all(|(group, len)| group.len() == len && group.bytes().all(is_lower_hex))
+}
+
 fn check_odoo_login(text: &str) -> Result<(), RuleError> {
-    if text.chars().count() > MAX_LOGIN_CHARS {
+    let chars = text.chars().count();
+    if chars == 0 {
         return Err(RuleError::new(
-            Rule::MaxLength,
-            format!("must be at most {MAX_LOGIN_CHARS} characters"),
+            Rule::MinLength,
+            "an Odoo login must be at least 1 character, got an empty one",
         ));
     }
-    let valid = text.split_once('@').is_some_and(|(local, domain)| {
-        local.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-".contains(&b))
-        }) && domain.split('.').all(|label| dns_label(label, 63))
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(RuleError::new(
+    if chars > MAX_LOGIN_CHARS {
+        return Err(RuleError::new(
+            Rule::MaxLength,
+            format!("an Odoo login must be at most {MAX_LOGIN_CHARS} characters, got {chars}"),
+        ));
+    }
+    // `char::is_control` is exactly Unicode's Cc, the same two ranges the
+    // SQL rule names; U+2028 and U+2029 are not Cc and are kept.
+    if let Some(control) = text.chars().find(|c| c.is_control()) {
+        return Err(RuleError::new(
             Rule::Pattern,
             format!(
-                "expected a lowercase email-shaped Odoo login such as \"jane.doe@example.com\", got {}",
+                "an Odoo login must not contain control characters \
+                 (U+0000-U+001F, U+007F-U+009F), got U+{:04X} in {}",
+                u32::from(control),
                 quoted(text)
             ),
-        ))
+        ));
     }
+    // Otherwise `created_by` could not tell this login from an auth user id.
+    if is_lowercase_uuid(text) {
+        return Err(RuleError::new(
+            Rule::Pattern,
+            format!(
+                "an Odoo login must not be a lowercase uuid, which is an auth user id, got {}",
+                quoted(text)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 checked_text!(
-    /// An Odoo `res_users.login`: lowercase, email-shaped (`local@domain`),
-    /// at most 254 characters. The local part allows `.` and `+` besides the
-    /// seed's `[a-z0-9_-]`, because real logins have them.
+    /// An Odoo `res_users.login`, kept exactly as Odoo stores it: 1 to 254
+    /// characters ([`MAX_LOGIN_CHARS`]), no control character (Unicode `Cc`:
+    /// U+0000-U+001F, U+007F-U+009F), and not a lowercase uuid, so that
+    /// `created_by` stays unambiguous.
+    ///
+    /// Case, spaces (leading and trailing too) and non-ASCII are kept:
+    /// Odoo core neither lowercases nor trims a login, looks it up exactly,
+    /// and checks no shape (`admin`, every database's first user, has no
+    /// `@`). Two logins that differ only by case are two Odoo users.
+    ///
+    /// ```
+    /// use ops_values::{OdooLogin, Rule};
+    ///
+    /// assert_eq!(OdooLogin::parse("Ana@Example.com").unwrap().as_str(), "Ana@Example.com");
+    /// assert!(OdooLogin::parse("admin").is_ok());
+    /// assert_eq!(OdooLogin::parse("").unwrap_err().rule, Rule::MinLength);
+    /// assert_eq!(OdooLogin::parse("ana\tmaria").unwrap_err().rule, Rule::Pattern);
+    /// // A lowercase uuid is an auth user id; an uppercase one is a login.
+    /// assert!(OdooLogin::parse("550e8400-e29b-41d4-a716-446655440000").is_err());
+    /// assert!(OdooLogin::parse("550E8400-E29B-41D4-A716-446655440000").is_ok());
+    /// ```
     OdooLogin,
     check_odoo_login
 );

@@ -162,6 +162,67 @@ fn created_by_tells_the_two_apart() {
 }
 
 #[test]
+fn logins_are_kept_as_odoo_stores_them() {
+    for login in [
+        "admin",
+        "Admin",
+        "Ana@Example.com",
+        " ana ",
+        "ana maria",
+        "jos\u{e9}",
+    ] {
+        assert_eq!(
+            created_by(login),
+            Ok(Actor::OdooLogin(OdooLogin::parse(login).unwrap())),
+            "{login:?}"
+        );
+        assert_eq!(created_by(login).unwrap().as_str(), login);
+    }
+    // Not canonical, so not an auth user id: a login.
+    let upper = "550E8400-E29B-41D4-A716-446655440000";
+    assert!(matches!(created_by(upper), Ok(Actor::OdooLogin(_))));
+}
+
+#[test]
+fn login_refusals_name_their_rule() {
+    // NUL cannot be a vector: PostgreSQL text cannot hold it.
+    for (login, rule, says) in [
+        ("", Rule::MinLength, "at least 1 character"),
+        ("ana\0", Rule::Pattern, "U+0000"),
+        ("ana\tmaria", Rule::Pattern, "U+0009"),
+        ("ana\u{85}", Rule::Pattern, "U+0085"),
+        (
+            "550e8400-e29b-41d4-a716-446655440000",
+            Rule::Pattern,
+            "auth user id",
+        ),
+    ] {
+        let err = OdooLogin::parse(login).unwrap_err();
+        assert_eq!(err.rule, rule, "{login:?}");
+        assert!(err.message.contains(says), "{login:?}: {}", err.message);
+    }
+    let long = "\u{e9}".repeat(MAX_LOGIN_CHARS + 1);
+    let err = OdooLogin::parse(&long).unwrap_err();
+    assert_eq!(err.rule, Rule::MaxLength);
+    assert!(
+        err.message.contains("at most 254 characters, got 255"),
+        "{}",
+        err.message
+    );
+    // created_by says both what it expected and which login rule failed.
+    let err = created_by("ana\nmaria").unwrap_err();
+    assert_eq!(err.rule, Rule::Pattern);
+    assert!(err
+        .message
+        .starts_with("expected an auth user id (lowercase uuid) or an Odoo login: "));
+    assert!(
+        err.message.contains("control characters"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
 fn image_references_are_taken_apart() {
     let hex = "ab".repeat(32);
     let reference =
@@ -260,6 +321,38 @@ proptest! {
         let _ = RepoSlug::parse(&text);
         let _ = RunEventType::parse(&text);
         let _ = retention(&other, Some(&text), Some(days));
+    }
+
+    #[test]
+    fn logins_without_control_characters_are_kept(login in "[^\\p{Cc}]{1,254}") {
+        let actor = created_by(&login);
+        prop_assert!(actor.is_ok(), "{login:?}: {actor:?}");
+        // Kept as given, whichever of the two it is.
+        let actor = actor.unwrap();
+        prop_assert_eq!(actor.as_str(), login.as_str());
+    }
+
+    #[test]
+    fn a_control_character_anywhere_is_refused(
+        head in "\\PC{0,20}",
+        control in "\\p{Cc}",
+        tail in "\\PC{0,20}",
+    ) {
+        let login = format!("{head}{control}{tail}");
+        prop_assert_eq!(OdooLogin::parse(&login).unwrap_err().rule, Rule::Pattern);
+        prop_assert_eq!(created_by(&login).unwrap_err().rule, Rule::Pattern);
+    }
+
+    #[test]
+    fn uuids_are_auth_users_only_in_lowercase(
+        uuid in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    ) {
+        prop_assert_eq!(created_by(&uuid), Ok(Actor::AuthUser(uuid.clone())));
+        prop_assert!(OdooLogin::parse(&uuid).is_err());
+        let upper = uuid.to_uppercase();
+        if upper != uuid {
+            prop_assert!(matches!(created_by(&upper), Ok(Actor::OdooLogin(_))));
+        }
     }
 
     #[test]

@@ -113,6 +113,31 @@ impl SecretSet {
         Ok(SecretSet { keys })
     }
 
+    /// Parses secrets in Supabase Auth's form, as Auth's hook configuration
+    /// holds them: `v1,whsec_<base64>`, several separated by `|`. Only
+    /// symmetric (`v1`) secrets are accepted: an asymmetric `v1a,whpk_…`
+    /// pair signs with a private key this receiver has no use for.
+    pub fn parse_auth_hook(text: &str) -> Result<SecretSet, Error> {
+        let keys = text
+            .split('|')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| match part.strip_prefix("v1,") {
+                Some(secret) => SecretKey::parse(secret),
+                None if part.starts_with("v1a,") => Err(Error::new(ErrorKind::InvalidSecret(
+                    "an asymmetric v1a secret; configure a symmetric v1,whsec_ secret",
+                ))),
+                None => Err(Error::new(ErrorKind::InvalidSecret(
+                    "missing the v1, prefix of Supabase Auth's secret format",
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidSecret("no secret configured")));
+        }
+        Ok(SecretSet { keys })
+    }
+
     /// The keys, in the order they were configured.
     pub fn keys(&self) -> &[SecretKey] {
         &self.keys
@@ -261,6 +286,9 @@ fn v1_signatures(header: &str) -> Result<Vec<Vec<u8>>, Error> {
             continue;
         }
         found_v1 = true;
+        // Supabase Auth joins its entries with ", ", so every entry but the
+        // last ends with a comma, which base64 never contains.
+        let value = value.strip_suffix(',').unwrap_or(value);
         if let Ok(bytes) = STANDARD.decode(value) {
             decoded.push(bytes);
         }
@@ -353,6 +381,53 @@ mod tests {
     const SPEC_TS: i64 = 1_614_265_330;
     const SPEC_BODY: &[u8] = br#"{"test": 2432232314}"#;
     const SPEC_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    #[test]
+    fn auth_hook_secrets_are_v1_entries_separated_by_bars() {
+        let old = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let new = "whsec_dGhpcyBpcyB0aGUgbmV3IHNlY3JldCBrZXk=";
+        let set = SecretSet::parse_auth_hook(&format!("v1,{old}|v1,{new}")).unwrap();
+        assert_eq!(set.keys().len(), 2);
+        // Auth signs with every secret and joins the entries with ", ".
+        let header = format!(
+            "{}, {}",
+            sign(&set.keys()[0], "id", 1_700_000_000, b"{}"),
+            sign(&set.keys()[1], "id", 1_700_000_000, b"{}")
+        );
+        for only in [old, new] {
+            let one = SecretSet::parse_auth_hook(&format!("v1,{only}")).unwrap();
+            let headers = DeliveryHeaders {
+                id: Some("id"),
+                timestamp: Some("1700000000"),
+                signature: Some(&header),
+            };
+            verify(&one, &headers, b"{}", 1_700_000_000).unwrap();
+        }
+        for bad in [
+            "",
+            "|",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "v1,whsec_!!",
+            "v1a,whpk_x:whsk_y",
+        ] {
+            let err = SecretSet::parse_auth_hook(bad).unwrap_err();
+            assert!(matches!(err.kind(), ErrorKind::InvalidSecret(_)), "{bad:?}");
+        }
+        // A secret in the form OPS_WEBHOOK_SECRET takes is not Auth's form.
+        assert!(SecretSet::parse_auth_hook(old).is_err());
+    }
+
+    #[test]
+    fn an_entry_followed_by_a_comma_still_matches() {
+        let set = secrets();
+        let header = format!("{SPEC_SIG}, v1,AAAA");
+        let headers = DeliveryHeaders {
+            id: Some(SPEC_ID),
+            timestamp: Some("1614265330"),
+            signature: Some(&header),
+        };
+        verify(&set, &headers, SPEC_BODY, SPEC_TS).unwrap();
+    }
 
     fn secrets() -> SecretSet {
         SecretSet::parse(SPEC_SECRET).unwrap()

@@ -39,6 +39,10 @@ class Script implements Machine {
     this.seen.push("s3 failed");
     return this.#next();
   }
+  responded(): string {
+    this.seen.push("responded");
+    return this.#next();
+  }
   free(): void {
     this.freed = true;
   }
@@ -122,4 +126,33 @@ Deno.test("no SQL lives in the functions' TypeScript", async () => {
   assert.deepEqual(offending, []);
   // The check can fail: it finds what it looks for.
   assert.ok(sqlText.some((pattern) => pattern.test("await sql`select ops.cleanup_release(1)`")));
+});
+
+Deno.test({
+  name: "respond_then: the answer is sent at once, and the rest runs after it",
+  // The rest outlives the call on purpose.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const machine = new Script([
+      {
+        kind: "respond_then",
+        response: { status: 202, headers: [], body: "early", log: {} },
+      },
+      { kind: "sql", text: "select 'slept' as result from pg_sleep(0.3)", params: [] },
+      respond,
+    ]);
+    const started = performance.now();
+    const response = await execute("executor-test", machine, started);
+    assert.equal(response.status, 202);
+    assert.equal(await response.text(), "early");
+    assert.ok(performance.now() - started < 250, "the answer did not wait for the rest");
+    assert.deepEqual(machine.seen, ["responded"]);
+    assert.equal(machine.freed, false);
+    for (let i = 0; i < 100 && !machine.freed; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(machine.freed, true);
+    assert.deepEqual(machine.seen, ["responded", { result: "slept" }]);
+  },
 });

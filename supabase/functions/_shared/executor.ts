@@ -5,7 +5,7 @@
 // protocol). SQL goes through db.ts, S3 through s3.ts, the answer through
 // http.ts, with their timeouts and retries.
 import { close as closeDb, query, sqlFailure } from "./db.ts";
-import { type Decided, send } from "./http.ts";
+import { type Decided, log, send } from "./http.ts";
 import { close as closeS3, get, putOnce, remove } from "./s3.ts";
 
 /** A machine as the bindings export it; every method answers the next I/O as JSON text. */
@@ -16,6 +16,7 @@ export interface Machine {
   content(): Uint8Array;
   s3Answered(stored: Uint8Array | undefined, elapsedMs: number): string;
   s3Failed(elapsedMs: number): string;
+  responded(): string;
   free(): void;
 }
 
@@ -28,18 +29,52 @@ type Io =
   | { kind: "s3_put"; bucket: string; key: string; content_type: string; sha256_base64: string }
   | { kind: "s3_get"; bucket: string; key: string }
   | { kind: "s3_delete"; bucket: string; key: string }
-  | { kind: "respond"; response: Decided };
+  | { kind: "respond"; response: Decided }
+  | { kind: "respond_then"; response: Decided };
 
-/** Runs `machine` to its answer and sends it; `started` is `performance.now()` at the request's start. */
-export async function execute(fn: string, machine: Machine, started: number): Promise<Response> {
-  return send(fn, await run(machine, started), started);
+/**
+ * Runs `machine` to its answer and sends it; `started` is `performance.now()`
+ * at the request's start. A `respond_then` answer is sent at once and the
+ * machine goes on in the background, kept alive by `EdgeRuntime.waitUntil`
+ * on the Edge Runtime; its last answer is only logged.
+ */
+export function execute(fn: string, machine: Machine, started: number): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    let sent = false;
+    const answered = (decided: Decided) => {
+      sent = true;
+      resolve(send(fn, decided, started));
+    };
+    const rest = drive(machine, started, answered).then(
+      (last) => sent ? log(fn, last, started) : answered(last),
+      (error) => sent ? console.error(JSON.stringify({ fn, error: String(error) })) : reject(error),
+    );
+    (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } }).EdgeRuntime
+      ?.waitUntil(rest);
+  });
 }
 
 /** Runs `machine` to its answer (for a command, which prints it instead of sending it). */
-export async function run(machine: Machine, started: number): Promise<Decided> {
+export function run(machine: Machine, started: number): Promise<Decided> {
+  return drive(machine, started, () => {});
+}
+
+/** Performs the machine's I/O until its last answer; `answered` takes a `respond_then`'s. */
+async function drive(
+  machine: Machine,
+  started: number,
+  answered: (decided: Decided) => void,
+): Promise<Decided> {
   try {
     let io: Io = JSON.parse(machine.poll());
-    while (io.kind !== "respond") io = JSON.parse(await perform(machine, io, started));
+    while (io.kind !== "respond") {
+      if (io.kind === "respond_then") {
+        answered(io.response);
+        io = JSON.parse(machine.responded());
+      } else {
+        io = JSON.parse(await perform(machine, io, started));
+      }
+    }
     return io.response;
   } finally {
     machine.free();
@@ -53,7 +88,11 @@ export async function close(): Promise<void> {
 }
 
 /** Performs one I/O and hands its result or failure to the machine. */
-async function perform(machine: Machine, io: Exclude<Io, { kind: "respond" }>, started: number) {
+async function perform(
+  machine: Machine,
+  io: Exclude<Io, { kind: "respond" | "respond_then" }>,
+  started: number,
+) {
   const elapsed = () => performance.now() - started;
   switch (io.kind) {
     case "sql": {

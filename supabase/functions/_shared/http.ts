@@ -42,13 +42,18 @@ export async function readBounded(
   return { bytes, complete: true };
 }
 
-/** Sends a decided response and writes its one log line. */
-export function send(fn: string, decided: Decided, started: number): Response {
+/** Writes a request's one log line, with its duration. */
+export function log(fn: string, decided: Decided, started: number): void {
   console.log(JSON.stringify({
     fn,
     ...decided.log,
     duration_ms: Math.round((performance.now() - started) * 100) / 100,
   }));
+}
+
+/** Sends a decided response and writes its one log line. */
+export function send(fn: string, decided: Decided, started: number): Response {
+  log(fn, decided, started);
   return new Response(decided.body, {
     status: decided.status,
     headers: decided.headers,

@@ -65,9 +65,11 @@ create temp table column_checks (rule text primary key, statement text, fields t
 insert into column_checks values
     ('created_by',
      $$insert into ops.runs (run_id, project_id, kind, created_by) values ('run-vector', 'odoo-9101', 'build', %1$L)$$, null),
+    -- login_key is identity_map::match_key, computed in Rust; lower() stands
+    -- in for it, since no constraint reads it.
     ('odoo_login',
-     $$insert into ops.odoo_users (auth_user_id, odoo_user_id, odoo_login, odoo_instance)
-       values ('c0000000-0000-4000-8000-000000000001', 1, %1$L, 'dev')$$, null),
+     $$insert into ops.odoo_users (odoo_instance, odoo_user_id, odoo_login, login_key, odoo_changed_at)
+       values ('dev', 1, %1$L, lower(%1$L), now())$$, null),
     ('digest',
      $$insert into ops.backups (project_id, kind, environment, storage_path, size_bytes, digest)
        values ('odoo-9101', 'daily', 'prod', 's3://vector-backups/k', 1, %1$L)$$, null),

@@ -46,12 +46,17 @@ insert into ops.project_members (project_id, user_id, role) values
     ('odoo-9001', 'a7777777-7777-4777-8777-777777777777', 'viewer'),
     ('odoo-9002', 'a5555555-5555-4555-8555-555555555555', 'admin');
 
-insert into ops.odoo_users (auth_user_id, odoo_user_id, odoo_login, odoo_instance) values
-    ('a1111111-1111-4111-8111-111111111111', 91, 'viewer@matrix.test', 'prod'),
-    ('a2222222-2222-4222-8222-222222222222', 92, 'developer@matrix.test', 'prod'),
-    ('a3333333-3333-4333-8333-333333333333', 93, 'approver@matrix.test', 'prod'),
-    ('a4444444-4444-4444-8444-444444444444', 94, 'admin@matrix.test', 'prod'),
-    ('a5555555-5555-4555-8555-555555555555', 95, 'nonmember@matrix.test', 'prod');
+-- Each user is linked to their Odoo user in prod; Odoo user 96 is linked to
+-- no one, and the non-member's link is an admin's decision.
+insert into ops.odoo_users (odoo_instance, odoo_user_id, odoo_login, login_key, odoo_changed_at, auth_user_id, link_how) values
+    ('prod', 91, 'viewer@matrix.test', 'viewer@matrix.test', now(), 'a1111111-1111-4111-8111-111111111111', 'automatic'),
+    ('prod', 92, 'developer@matrix.test', 'developer@matrix.test', now(), 'a2222222-2222-4222-8222-222222222222', 'automatic'),
+    ('prod', 93, 'approver@matrix.test', 'approver@matrix.test', now(), 'a3333333-3333-4333-8333-333333333333', 'automatic'),
+    ('prod', 94, 'admin@matrix.test', 'admin@matrix.test', now(), 'a4444444-4444-4444-8444-444444444444', 'automatic'),
+    ('prod', 95, 'NonMember@matrix.test', 'nonmember@matrix.test', now(), 'a5555555-5555-4555-8555-555555555555', 'admin'),
+    ('prod', 96, 'unlinked@matrix.test', 'unlinked@matrix.test', now(), null, null);
+insert into ops.odoo_user_decisions (odoo_instance, odoo_user_id, auth_user_id, kind, decided_by) values
+    ('prod', 95, 'a5555555-5555-4555-8555-555555555555', 'link', 'a4444444-4444-4444-8444-444444444444');
 
 insert into ops.runs (run_id, project_id, kind, environment, created_by) values
     ('run-matrix0001', 'odoo-9001', 'deploy', 'prod', 'a2222222-2222-4222-8222-222222222222'),
@@ -137,14 +142,25 @@ insert into cases (tbl, op, sql, expect) values
        where project_id = 'odoo-9001' and user_id = 'a7777777-7777-4777-8777-777777777777'$$,      '{E,0,0,0,0,1,1}'),
 
     ('odoo_users', 'select',
-     $$select count(*) from ops.odoo_users where odoo_login like '%@matrix.test'$$,                 '{E,1,1,1,1,1,5}'),
+     $$select count(*) from ops.odoo_users where odoo_instance = 'prod'$$,                         '{E,1,1,1,1,1,6}'),
     ('odoo_users', 'insert',
-     $$insert into ops.odoo_users (auth_user_id, odoo_user_id, odoo_login, odoo_instance)
-       values ('a6666666-6666-4666-8666-666666666666', 96, 'newcomer@matrix.test', 'prod')$$,      '{E,E,E,E,E,E,1}'),
+     $$insert into ops.odoo_users (odoo_instance, odoo_user_id, odoo_login, login_key, odoo_changed_at, auth_user_id, link_how)
+       values ('prod', 97, 'newcomer@matrix.test', 'newcomer@matrix.test', now(),
+               'a6666666-6666-4666-8666-666666666666', 'automatic')$$,                             '{E,E,E,E,E,E,1}'),
     ('odoo_users', 'update',
-     $$update ops.odoo_users set odoo_user_id = 991 where auth_user_id = 'a1111111-1111-4111-8111-111111111111'$$, '{E,E,E,E,E,E,1}'),
+     $$update ops.odoo_users set link_how = 'admin' where odoo_instance = 'prod' and odoo_user_id = 91$$, '{E,E,E,E,E,E,1}'),
     ('odoo_users', 'delete',
-     $$delete from ops.odoo_users where auth_user_id = 'a1111111-1111-4111-8111-111111111111'$$,   '{E,E,E,E,E,E,1}'),
+     $$delete from ops.odoo_users where odoo_instance = 'prod' and odoo_user_id = 91$$,            '{E,E,E,E,E,E,1}'),
+
+    ('odoo_user_decisions', 'select',
+     $$select count(*) from ops.odoo_user_decisions where odoo_instance = 'prod'$$,                '{E,E,E,E,E,E,1}'),
+    ('odoo_user_decisions', 'insert',
+     $$insert into ops.odoo_user_decisions (odoo_instance, odoo_user_id, auth_user_id, kind)
+       values ('prod', 96, 'a6666666-6666-4666-8666-666666666666', 'link')$$,                     '{E,E,E,E,E,E,1}'),
+    ('odoo_user_decisions', 'update',
+     $$update ops.odoo_user_decisions set kind = 'unlink' where odoo_instance = 'prod' and odoo_user_id = 95$$, '{E,E,E,E,E,E,1}'),
+    ('odoo_user_decisions', 'delete',
+     $$delete from ops.odoo_user_decisions where odoo_instance = 'prod' and odoo_user_id = 95$$,   '{E,E,E,E,E,E,1}'),
 
     ('runs', 'select',
      $$select count(*) from ops.runs where project_id = 'odoo-9001'$$,                             '{E,0,2,2,2,2,2}'),
