@@ -26,13 +26,14 @@
 //!   claims without Odoo identities: a token with fewer rights, never a
 //!   sign-in refused because the control plane is slow. The log line says so
 //!   (`outcome: "degraded"`).
-//! - **It writes nothing.** Auth calls the hook inside the sign-in's
-//!   transaction, which holds the person's `auth.users` row. A write that
-//!   touched that row, or checked a foreign key to it (`ops.odoo_users`
-//!   has one), could wait for the sign-in that waits for the hook, until
-//!   Auth's 5-second budget runs out. A plain read waits for no row lock, so
-//!   the hook reads and decides, and the stored links are written elsewhere
-//!   (the ingest of Odoo's user events and the reconcile).
+//! - **Its answer writes nothing.** Auth calls the hook inside the
+//!   sign-in's transaction, which holds the person's `auth.users` row. A
+//!   write that touched that row, or checked a foreign key to it
+//!   (`ops.odoo_users` has one), could wait for the sign-in that waits for
+//!   the hook, until Auth's 5-second budget runs out. A plain read waits for
+//!   no row lock, so the hook reads and decides; only when a decided link
+//!   differs from the stored one does it store it, after the answer has gone
+//!   (`respond_then`, the `store` module), when the write may wait safely.
 //! - **It answers fast.** One statement, with no retry of its own: Auth
 //!   retries (up to 3 attempts, each with a new `webhook-id`, within 5 s for
 //!   all of them), so a slow attempt must not eat the others' time.
