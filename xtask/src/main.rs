@@ -11,9 +11,12 @@
 //!   until Ctrl-C: PostgreSQL (Supabase bootstrap + migrations) on 54322,
 //!   s3s-fs on 54326 and every Edge Function on
 //!   `http://127.0.0.1:54321/functions/v1/<name>`. Ports can be changed with
-//!   `OPS_FUNCTIONS_PORT`, `OPS_DB_PORT` and `OPS_S3_PORT`. The URLs and
-//!   secrets are written to `.dev/stack.env`; the secrets are kept across
-//!   restarts.
+//!   `OPS_FUNCTIONS_PORT`, `OPS_DB_PORT` and `OPS_S3_PORT`. The same
+//!   cluster holds an Odoo 19-shaped database, `odoo` (the fixture
+//!   `xtask/sql/odoo_fixture.sql`), which the migrations' postgres_fdw
+//!   wrapper reads as Odoo instance `prod`. The URLs (Odoo's owner's as
+//!   `ODOO_DB_URL`) and secrets are written to `.dev/stack.env`; the secrets
+//!   are kept across restarts.
 //! - `cargo xtask sample`: sends a signed sample event to the running `dev`
 //!   stack (`dev/send-sample.ts` with `.dev/stack.env`).
 //! - `cargo xtask restore (--run <run_id> | --object <key>)`: puts runs that
@@ -162,6 +165,10 @@ fn dev(root: &Path) -> Result<()> {
     let value = |key: &str| stack.get(key).unwrap_or_default().to_string();
     println!("database:   {}", value("SUPABASE_DB_URL"));
     println!(
+        "Odoo:       {} (ODOO_DB_URL; read through postgres_fdw as instance prod, schema odoo_prod)",
+        value("ODOO_DB_URL")
+    );
+    println!(
         "S3:         {} (bucket {})",
         value("S3_ENDPOINT"),
         value("S3_BUCKET")
@@ -171,6 +178,7 @@ fn dev(root: &Path) -> Result<()> {
         "OPS_WEBHOOK_SECRET",
         "OPS_CRON_SECRET",
         "OPS_AUTH_HOOK_SECRET",
+        "OPS_RECONCILE_SECRET",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
     ] {
@@ -180,12 +188,25 @@ fn dev(root: &Path) -> Result<()> {
         "the Auth hook (ops-auth-hook) takes OPS_AUTH_HOOK_SECRET in Auth's form; see the README's \"Odoo identities in the token\""
     );
     println!("all of the above: .dev/stack.env");
-    println!("send a signed sample event: cargo xtask sample\n");
+    println!("send a signed sample event: cargo xtask sample");
+    println!(
+        "change a project in Odoo: {}\n",
+        odoo_change_example(&value("ODOO_DB_URL"))
+    );
 
     loop {
         thread::sleep(Duration::from_millis(500));
         stack::check_alive(&stack)?;
     }
+}
+
+/// A psql command that renames project 1 in the local Odoo as Odoo's ORM
+/// would write it: the en_US key of the translated name, and write_date in
+/// UTC without a time zone.
+fn odoo_change_example(odoo_db_url: &str) -> String {
+    format!(
+        r#"psql '{odoo_db_url}' -c "update project_project set name = name || '{{\"en_US\": \"Website Relaunch\"}}', write_date = now() at time zone 'UTC' where id = 1""#
+    )
 }
 
 /// Runs the restore command (`scripts/restore.ts`, the functions' executor
@@ -247,4 +268,32 @@ fn sample(root: &Path) -> Result<()> {
             .envs(stack::parse_env_file(&text)),
     )
     .context("the sample event was not accepted (see above); is `cargo xtask dev` still running?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_odoo_change_example_survives_the_shell() {
+        // The shell's own word splitting, with printf in psql's place, gives
+        // the arguments psql would get.
+        let example = odoo_change_example("postgresql://odoo:odoo@127.0.0.1:54322/odoo");
+        let script = example.replacen("psql", "printf '%s\\n'", 1);
+        let output = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("sh");
+        let text = String::from_utf8(output.stdout).expect("utf-8");
+        let words: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            words,
+            [
+                "postgresql://odoo:odoo@127.0.0.1:54322/odoo",
+                "-c",
+                "update project_project set name = name || '{\"en_US\": \"Website Relaunch\"}', \
+                 write_date = now() at time zone 'UTC' where id = 1",
+            ]
+        );
+    }
 }

@@ -26,6 +26,9 @@ use crate::install::Tools;
 
 pub const S3_BUCKET: &str = "odooops-archives";
 const DB_PASSWORD: &str = "postgres";
+/// The password of `odoo`, the owner of the local Odoo database
+/// (`xtask/sql/odoo_fixture.sql`): a throwaway, as Odoo's Docker image has it.
+const ODOO_OWNER_PASSWORD: &str = "odoo";
 /// The cluster's superuser, as on hosted Supabase. Only the bootstrap and the
 /// test fixtures that stand in for the platform (enabling pgTAP) use it;
 /// migrations, tests and functions connect as the non-superuser `postgres`.
@@ -37,6 +40,7 @@ const KEPT_SECRETS: &[&str] = &[
     "OPS_WEBHOOK_SECRET",
     "OPS_CRON_SECRET",
     "OPS_AUTH_HOOK_SECRET",
+    "OPS_RECONCILE_SECRET",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 ];
@@ -104,8 +108,12 @@ pub fn start(root: &Path, tools: &Tools, mode: Mode) -> Result<Stack> {
     let postgres = Postgres::start(tools, &dirs.pg, ports.db)?;
     logs.push(postgres.log.clone());
     postgres.bootstrap(root)?;
+    println!("xtask: creating Odoo's database `odoo` (xtask/sql/odoo_fixture.sql)");
+    postgres.odoo_fixture(root, &secrets.odoo_reader)?;
     println!("xtask: applying migrations (supabase migration up)");
     migrate(root, tools, ports.db)?;
+    println!("xtask: configuring it as Odoo instance prod (postgres_fdw, schema odoo_prod)");
+    postgres.configure_odoo(root, &secrets.odoo_reader)?;
 
     println!(
         "xtask: starting s3s-fs (dev/s3-local) on 127.0.0.1:{}",
@@ -302,8 +310,13 @@ struct Secrets {
     webhook: String,
     cron: String,
     auth_hook: String,
+    reconcile: String,
     access_key: String,
     secret_key: String,
+    /// The password of the wrapper's Odoo role, `odoo_fdw_reader`. Only the
+    /// fixture and the user mapping hold it, as on hosted only Odoo's server
+    /// and Vault do; a new one each start, since the database is new too.
+    odoo_reader: String,
 }
 
 impl Secrets {
@@ -315,6 +328,7 @@ impl Secrets {
                 base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?)
             ),
             cron: hex(&random_bytes(32)?),
+            reconcile: hex(&random_bytes(32)?),
             // Supabase Auth's form of the same kind of secret: "v1," first.
             auth_hook: format!(
                 "v1,whsec_{}",
@@ -322,6 +336,7 @@ impl Secrets {
             ),
             access_key: format!("OPSLOCAL{}", hex(&random_bytes(6)?).to_uppercase()),
             secret_key: hex(&random_bytes(20)?),
+            odoo_reader: hex(&random_bytes(16)?),
         })
     }
 
@@ -339,6 +354,7 @@ impl Secrets {
                 "OPS_WEBHOOK_SECRET" => secrets.webhook = value,
                 "OPS_CRON_SECRET" => secrets.cron = value,
                 "OPS_AUTH_HOOK_SECRET" => secrets.auth_hook = value,
+                "OPS_RECONCILE_SECRET" => secrets.reconcile = value,
                 "AWS_ACCESS_KEY_ID" => secrets.access_key = value,
                 "AWS_SECRET_ACCESS_KEY" => secrets.secret_key = value,
                 _ => {}
@@ -358,11 +374,13 @@ fn stack_env(ports: &Ports, secrets: &Secrets) -> Vec<(String, String)> {
         ("OPS_WEBHOOK_SECRET", secrets.webhook.clone()),
         ("OPS_CRON_SECRET", secrets.cron.clone()),
         ("OPS_AUTH_HOOK_SECRET", secrets.auth_hook.clone()),
+        ("OPS_RECONCILE_SECRET", secrets.reconcile.clone()),
         ("S3_ENDPOINT", format!("http://127.0.0.1:{}", ports.s3)),
         ("S3_BUCKET", S3_BUCKET.to_string()),
         ("AWS_ACCESS_KEY_ID", secrets.access_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", secrets.secret_key.clone()),
         ("AWS_REGION", "us-east-1".to_string()),
+        ("ODOO_DB_URL", odoo_db_url(ports.db)),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
@@ -371,6 +389,12 @@ fn stack_env(ports: &Ports, secrets: &Secrets) -> Vec<(String, String)> {
 
 pub fn db_url(port: u16) -> String {
     format!("postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{port}/postgres")
+}
+
+/// The local Odoo database, as its owner (what Odoo itself connects as), for
+/// a developer or a test to change Odoo's data.
+pub fn odoo_db_url(port: u16) -> String {
+    format!("postgresql://odoo:{ODOO_OWNER_PASSWORD}@127.0.0.1:{port}/odoo")
 }
 
 /// `KEY=value` lines; blank lines and `#` comments are skipped.
@@ -609,6 +633,37 @@ impl Postgres {
         cmd::run(psql_admin(&self.bin, self.port).arg("-f").arg(&sql))
             .context("the Supabase bootstrap (xtask/sql/bootstrap.sql) failed")
     }
+
+    /// Creates Odoo's database next to Supabase's, in the same cluster, as
+    /// Odoo's server administrator and Odoo would: the stand-in for the
+    /// other server a hosted project reads.
+    fn odoo_fixture(&self, root: &Path, reader_password: &str) -> Result<()> {
+        let sql = root.join("xtask/sql/odoo_fixture.sql");
+        cmd::run(
+            psql_admin(&self.bin, self.port)
+                .arg("-v")
+                .arg(format!("reader_password={reader_password}"))
+                .arg("-f")
+                .arg(&sql),
+        )
+        .context("the Odoo fixture (xtask/sql/odoo_fixture.sql) failed")
+    }
+
+    /// Points the wrapper at that database, with the migrations' own
+    /// `ops.configure_odoo_instance`, as an admin does on hosted.
+    fn configure_odoo(&self, root: &Path, reader_password: &str) -> Result<()> {
+        let sql = root.join("xtask/sql/odoo_configure_local.sql");
+        cmd::run(
+            psql_admin(&self.bin, self.port)
+                .arg("-v")
+                .arg(format!("reader_password={reader_password}"))
+                .arg("-v")
+                .arg(format!("port={}", self.port))
+                .arg("-f")
+                .arg(&sql),
+        )
+        .context("configuring the Odoo instance (xtask/sql/odoo_configure_local.sql) failed")
+    }
 }
 
 /// `psql` on the stack's database as `postgres`, stopping at the first error.
@@ -808,6 +863,27 @@ mod tests {
             .decode(key)
             .expect("base64");
         assert_eq!(bytes.len(), 32);
+    }
+
+    #[test]
+    fn clients_get_the_odoo_owners_url_on_the_stacks_port() {
+        let ports = Ports {
+            functions: 1,
+            db: 2345,
+            s3: 3,
+        };
+        let secrets = Secrets::new().expect("urandom");
+        let env = stack_env(&ports, &secrets);
+        let odoo = env
+            .iter()
+            .find(|(key, _)| key == "ODOO_DB_URL")
+            .map(|(_, value)| value.as_str());
+        assert_eq!(odoo, Some("postgresql://odoo:odoo@127.0.0.1:2345/odoo"));
+        // The reader's password stays out of every client's environment.
+        assert!(env
+            .iter()
+            .all(|(_, value)| !value.contains(&secrets.odoo_reader)));
+        assert_eq!(secrets.odoo_reader.len(), 32);
     }
 
     #[test]

@@ -1,0 +1,68 @@
+-- The reconcile's SQL (20261202050000_reconcile.sql): its changes go through
+-- the ordering rule of ops-ingest, its state only moves forward, and none of
+-- it is reachable through the API.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = extensions, public;
+select plan(12);
+
+insert into ops.projects (project_id, name, odoo_version, described_at, described_by) values
+    ('odoo-9801', 'Named by an event', '19.0', '2026-11-26 10:00:00+00', 'msg_1');
+
+select is(ops.reconcile_apply('[
+    {"change_id": "~reconcile:a:project_updated:odoo-9801", "occurred_at": "2026-11-26T09:00:00Z",
+     "event": {"event_type": "project_updated", "project_id": "odoo-9801", "name": "Older in Odoo",
+               "odoo_version": "19.0", "occurred_at": "2026-11-26T09:00:00Z"}}]')::jsonb,
+    '{"applied": 0, "stale": 1, "deferred": 0, "effects": {}}'::jsonb,
+    'a change older than the event that set the name is stale');
+select is((select name from ops.projects where project_id = 'odoo-9801'), 'Named by an event',
+          '...and changes nothing');
+select is(ops.reconcile_apply('[
+    {"change_id": "~reconcile:b:project_updated:odoo-9801", "occurred_at": "2026-11-26T11:00:00Z",
+     "event": {"event_type": "project_updated", "project_id": "odoo-9801", "name": "Newer in Odoo",
+               "odoo_version": "19.0", "occurred_at": "2026-11-26T11:00:00Z"}},
+    {"change_id": "~reconcile:b:project_archived:odoo-9801", "occurred_at": "2026-11-26T11:00:00Z",
+     "event": {"event_type": "project_archived", "project_id": "odoo-9801", "occurred_at": "2026-11-26T11:00:00Z"}}]')::jsonb,
+    '{"applied": 2, "stale": 0, "deferred": 0, "effects": {"updated": 1, "archived": 1}}'::jsonb,
+    'newer changes apply, in order');
+select is((select (name, active, described_by)::text from ops.projects where project_id = 'odoo-9801'),
+          '("Newer in Odoo",f,~reconcile:b:project_updated:odoo-9801)',
+          'recorded under the change''s id, as a delivery is under its webhook id');
+
+-- A creation applies what was waiting for the project, as a delivery does.
+insert into ops.ingest_deliveries (webhook_id, body_sha256, event_type, project_id, outcome, occurred_at, deferred_event)
+values ('msg_waiting', repeat('0', 64), 'project_archived', 'odoo-9802', '{"result": "deferred"}',
+        '2026-11-26 12:00:00+00',
+        '{"event_type": "project_archived", "project_id": "odoo-9802", "occurred_at": "2026-11-26T12:00:00Z"}');
+select is(ops.reconcile_apply('[
+    {"change_id": "~reconcile:c:project_created:odoo-9802", "occurred_at": "2026-11-26T08:00:00Z",
+     "event": {"event_type": "project_created", "project_id": "odoo-9802", "name": "New",
+               "odoo_version": "19.0", "occurred_at": "2026-11-26T08:00:00Z"}}]')::jsonb ->> 'applied',
+          '1', 'a creation');
+select is((select active from ops.projects where project_id = 'odoo-9802'), false,
+          'the archive that was waiting for it applied');
+
+-- The state: resume, then complete; the watermark never goes back to null.
+select ops.reconcile_record('prod', 'full', 1000, '{"started_at": "2026-11-26T12:00:00Z", "high_water": null}',
+                            null, '{}');
+select is((select (resume_mode, resume_after)::text from ops_private.reconcile_state where odoo_instance = 'prod'),
+          '(full,1000)', 'a pass stopped at its budget records where to resume');
+select ops.reconcile_record('prod', 'full', null, null, '2026-11-26 11:00:00+00', '{}');
+select is((select (resume_mode is null, watermark)::text from ops_private.reconcile_state where odoo_instance = 'prod'),
+          '(t,"2026-11-26 11:00:00+00")', 'a completed pass sets the watermark and clears the resume');
+select ops.reconcile_record('prod', 'incremental', null, null, null, '{}');
+select is((select watermark from ops_private.reconcile_state where odoo_instance = 'prod'),
+          '2026-11-26 11:00:00+00'::timestamptz, 'a pass that saw nothing keeps the watermark');
+
+select ok(ops.reconcile_acquire('prod', 'holder-a', 60) and not ops.reconcile_acquire('prod', 'holder-b', 60),
+          'one holder at a time');
+
+select ok(not has_function_privilege('authenticated', 'ops.reconcile_apply(jsonb)', 'execute')
+          and not has_function_privilege('anon', 'ops.reconcile_read(text, bigint, integer, timestamptz)', 'execute')
+          and not has_function_privilege('authenticated', 'ops.invoke_reconcile(text)', 'execute'),
+          'the API roles cannot run the reconcile');
+select ok(not has_table_privilege('authenticated', 'ops_private.reconcile_state', 'select'),
+          'nor read its state');
+
+select * from finish();
+rollback;

@@ -1,0 +1,209 @@
+// ops-reconcile against the real Odoo-shaped database of the local stack,
+// read through the real postgres_fdw: drift both ways ends in Odoo's state,
+// by the ordering rule of ops-ingest.
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { connect, deliver, functionsUrl, serveFunctions } from "./support.ts";
+
+const secret = Deno.env.get("OPS_RECONCILE_SECRET") ?? "";
+const odooUrl = Deno.env.get("ODOO_DB_URL") ?? "";
+const unsanitized = { sanitizeOps: false, sanitizeResources: false };
+
+async function reconcile(body: unknown, url = functionsUrl, bearer = secret) {
+  const response = await fetch(`${url}/ops-reconcile`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${bearer}` },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+/** A project id the fixture does not use, in Odoo's sequence's range. */
+function freshOdooProjectId(): number {
+  return 100_000 + Math.floor(Math.random() * 1_000_000_000);
+}
+
+/** Odoo's now, as Odoo writes write_date: UTC without a zone. */
+const odooNow = "(now() at time zone 'utc')";
+
+async function project(sql: postgres.Sql, id: number) {
+  const [row] = await sql`select name, active, deleted_at is not null as deleted
+                            from ops.projects where project_id = ${"odoo-" + id}`;
+  return row ? { ...row } : undefined;
+}
+
+async function withDatabases(fn: (sql: postgres.Sql, odoo: postgres.Sql) => Promise<void>) {
+  const sql = connect();
+  const odoo = postgres(odooUrl, { max: 2, onnotice: () => {} });
+  try {
+    await fn(sql, odoo);
+  } finally {
+    await odoo.end();
+    await sql.end();
+  }
+}
+
+/**
+ * Creates a project in Odoo as Odoo does (the columns its NOT NULLs need),
+ * written `minutesAgo` minutes ago.
+ */
+async function odooProject(
+  odoo: postgres.Sql,
+  id: number,
+  name: Record<string, string>,
+  minutesAgo = 0,
+) {
+  await odoo`
+    insert into project_project (id, name, active, alias_id, privacy_visibility,
+                                 last_update_status, create_date, write_date)
+    values (${id}, ${odoo.json(name)}, true, 1, 'employees', 'to_define',
+            ${odoo.unsafe(odooNow)}, ${
+    odoo.unsafe(odooNow)
+  } - make_interval(mins => ${minutesAgo}))`;
+}
+
+Deno.test({
+  name:
+    "a full reconcile mirrors Odoo: new, renamed, archived and deleted projects; templates stay out",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const fresh = freshOdooProjectId();
+      // Written two hours ago: old enough that its deletion can be judged.
+      await odooProject(odoo, fresh, { en_US: "Fresh", fr_FR: "Nouveau" }, 120);
+      const first = await reconcile({ mode: "full" });
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      assert.equal(first.json.complete, true);
+      assert.deepEqual(await project(sql, fresh), { name: "Fresh", active: true, deleted: false });
+      // The fixture: the archived project is archived, the template is not mirrored.
+      assert.deepEqual(await project(sql, 3), {
+        name: "Legacy ERP Migration",
+        active: false,
+        deleted: false,
+      });
+      assert.equal(await project(sql, 4), undefined);
+
+      // Nothing changed: a second pass applies nothing.
+      const again = await reconcile({ mode: "full" });
+      assert.equal(again.json.applied.applied, 0, JSON.stringify(again.json));
+
+      // Renamed, then archived in Odoo (no event reached us): repaired.
+      await odoo`update project_project set name = ${
+        odoo.json({ en_US: "Renamed" })
+      }, active = false,
+                   write_date = ${odoo.unsafe(odooNow)} - interval '1 hour' where id = ${fresh}`;
+      const repaired = await reconcile({ mode: "incremental" });
+      assert.equal(repaired.status, 200, JSON.stringify(repaired.json));
+      assert.deepEqual(await project(sql, fresh), {
+        name: "Renamed",
+        active: false,
+        deleted: false,
+      });
+
+      // Deleted in Odoo: only a full pass sees it, and marks it, never removes it.
+      await odoo`delete from project_project where id = ${fresh}`;
+      await reconcile({ mode: "incremental" });
+      assert.equal((await project(sql, fresh))?.deleted, false);
+      const full = await reconcile({ mode: "full" });
+      assert.equal(full.status, 200, JSON.stringify(full.json));
+      assert.deepEqual(await project(sql, fresh), {
+        name: "Renamed",
+        active: false,
+        deleted: true,
+      });
+    }),
+});
+
+Deno.test({
+  name: "a reconcile never undoes a newer event, and a late event never undoes a newer reconcile",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const id = freshOdooProjectId();
+      await odooProject(odoo, id, { en_US: "In Odoo" });
+      // An event from the future of Odoo's row (the rename is in flight in Odoo).
+      const newer = new Date(Date.now() + 60_000).toISOString();
+      const event = await deliver("ops-ingest", {
+        body: JSON.stringify({
+          event_type: "project_created",
+          project_id: `odoo-${id}`,
+          name: "From the event",
+          odoo_version: "19.0",
+          occurred_at: newer,
+        }),
+      });
+      assert.equal(event.status, 200, JSON.stringify(event.json));
+      const pass = await reconcile({ mode: "full" });
+      assert.equal(pass.status, 200);
+      assert.equal((await project(sql, id))?.name, "From the event");
+
+      // Odoo renames it later still; then a late event dated before that.
+      await odoo`update project_project set name = ${odoo.json({ en_US: "Final" })},
+                   write_date = ${odoo.unsafe(odooNow)} + interval '2 minutes' where id = ${id}`;
+      await reconcile({ mode: "incremental" });
+      assert.equal((await project(sql, id))?.name, "Final");
+      const late = await deliver("ops-ingest", {
+        body: JSON.stringify({
+          event_type: "project_updated",
+          project_id: `odoo-${id}`,
+          name: "Late",
+          odoo_version: "19.0",
+          occurred_at: new Date(Date.now() + 90_000).toISOString(),
+        }),
+      });
+      assert.equal(late.status, 200);
+      assert.equal((await project(sql, id))?.name, "Final");
+    }),
+});
+
+Deno.test({
+  name: "a dry run changes nothing; a wrong secret is 401",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const id = freshOdooProjectId();
+      await odooProject(odoo, id, { en_US: "Dry" });
+      const dry = await reconcile({ mode: "full", dry_run: true });
+      assert.equal(dry.status, 200);
+      assert.equal(dry.json.dry_run, true);
+      assert.ok(dry.json.summary.created >= 1);
+      assert.equal(await project(sql, id), undefined);
+      const refused = await reconcile({}, functionsUrl, "not the secret");
+      assert.equal(refused.status, 401);
+      await odoo`delete from project_project where id = ${id}`;
+    }),
+});
+
+Deno.test({
+  name: "Odoo unreachable: 503, and nothing written",
+  ...unsanitized,
+  fn: async () => {
+    // An instance whose server points at a port nobody listens on.
+    const sql = connect();
+    const server = await serveFunctions({ OPS_RECONCILE_INSTANCE: "staging" });
+    try {
+      // Configured as an admin does, with the password in Vault; the local
+      // stack has no Vault, so a stand-in holds the secret for the one
+      // transaction (as xtask/sql/odoo_configure_local.sql does).
+      await sql.begin(async (tx) => {
+        await tx`create schema vault`;
+        await tx`create table vault.decrypted_secrets (name text primary key, decrypted_secret text)`;
+        await tx`insert into vault.decrypted_secrets values ('odoo_staging_fdw_password', 'unused')`;
+        await tx`select from ops.configure_odoo_instance(
+                   p_instance => 'staging', p_host => '127.0.0.1', p_port => 9, p_dbname => 'odoo',
+                   p_user => 'odoo_fdw_reader', p_password_secret => 'odoo_staging_fdw_password',
+                   p_sslmode => 'disable')`;
+        await tx`drop schema vault cascade`;
+      });
+      const [{ before }] = await sql`select count(*)::int as before from ops.projects`;
+      const answer = await reconcile({ mode: "full" }, server.url);
+      assert.equal(answer.status, 503, JSON.stringify(answer.json));
+      assert.match(answer.json.detail, /Odoo's database cannot be reached/);
+      const [{ after }] = await sql`select count(*)::int as after from ops.projects`;
+      assert.equal(after, before);
+    } finally {
+      await server.stop();
+      await sql.end();
+    }
+  },
+});
