@@ -148,29 +148,11 @@ pub struct LogFields {
 }
 
 fn problem(status: u16, slug: &str, title: &str, detail: &str) -> Response {
-    let mut headers = vec![(
-        "content-type".to_owned(),
-        "application/problem+json".to_owned(),
-    )];
-    if status == 503 {
-        headers.push((
-            "retry-after".to_owned(),
-            function_io::RETRY_AFTER_SECONDS.to_string(),
-        ));
-    }
-    if status == 405 {
-        headers.push(("allow".to_owned(), "POST".to_owned()));
-    }
+    let (headers, body) = function_io::problem_parts(status, slug, title, detail);
     Response {
         status,
         headers,
-        body: json!({
-            "type": function_io::problem_type(slug),
-            "title": title,
-            "status": status,
-            "detail": detail,
-        })
-        .to_string(),
+        body,
         log: LogFields {
             outcome: function_io::outcome_of(slug),
             status,

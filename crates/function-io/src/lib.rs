@@ -197,6 +197,36 @@ pub fn problem_type(slug: &str) -> String {
     format!("urn:odooops:problem:{slug}")
 }
 
+/// The headers and body of a plain problem+json answer (RFC 9457) of kind
+/// `slug`: `type`, `title`, `status` and `detail`, with `Retry-After` on a
+/// 503 ([`RETRY_AFTER_SECONDS`]) and `Allow: POST` on a 405. For functions
+/// whose refusals need no more members than these.
+pub fn problem_parts(
+    status: u16,
+    slug: &str,
+    title: &str,
+    detail: &str,
+) -> (Vec<(String, String)>, String) {
+    let mut headers = vec![(
+        "content-type".to_owned(),
+        "application/problem+json".to_owned(),
+    )];
+    if status == 503 {
+        headers.push(("retry-after".to_owned(), RETRY_AFTER_SECONDS.to_string()));
+    }
+    if status == 405 {
+        headers.push(("allow".to_owned(), "POST".to_owned()));
+    }
+    let body = serde_json::json!({
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    })
+    .to_string();
+    (headers, body)
+}
+
 /// How a log line spells the outcome of a problem of kind `slug`: the same
 /// words in snake_case, as every other outcome (`applied`, `complete`, …).
 pub fn outcome_of(slug: &str) -> String {
@@ -389,6 +419,19 @@ mod tests {
         let io: Value = serde_json::from_str(UNENCODABLE).unwrap();
         let headers = io["response"]["headers"].as_array().unwrap();
         assert!(headers.contains(&json!(["retry-after", RETRY_AFTER_SECONDS.to_string()])));
+    }
+
+    #[test]
+    fn plain_problems_carry_their_status_headers() {
+        let (headers, body) = problem_parts(503, "unavailable", "Temporarily unavailable", "later");
+        assert!(headers.contains(&("retry-after".to_owned(), RETRY_AFTER_SECONDS.to_string())));
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["type"], "urn:odooops:problem:unavailable");
+        assert_eq!(body["status"], 503);
+        let (headers, _) = problem_parts(405, "method-not-allowed", "Method not allowed", "POST");
+        assert!(headers.contains(&("allow".to_owned(), "POST".to_owned())));
+        let (headers, _) = problem_parts(401, "unauthorized", "Unauthorized", "no");
+        assert_eq!(headers.len(), 1);
     }
 
     #[test]
