@@ -175,10 +175,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Odoo unreachable: 503, and nothing written",
+  name:
+    "an instance that is not the projects' source is refused before a page is read, and nothing is written",
   ...unsanitized,
   fn: async () => {
-    // An instance whose server points at a port nobody listens on.
+    // An instance that is not the projects' source (and whose server points
+    // at a port nobody listens on: a read would fail too).
     const sql = connect();
     const server = await serveFunctions({ OPS_RECONCILE_INSTANCE: "staging" });
     try {
@@ -198,7 +200,10 @@ Deno.test({
       const [{ before }] = await sql`select count(*)::int as before from ops.projects`;
       const answer = await reconcile({ mode: "full" }, server.url);
       assert.equal(answer.status, 503, JSON.stringify(answer.json));
-      assert.match(answer.json.detail, /Odoo's database cannot be reached/);
+      assert.match(
+        answer.json.detail,
+        /not the Odoo instance the control plane's projects come from/,
+      );
       const [{ after }] = await sql`select count(*)::int as after from ops.projects`;
       assert.equal(after, before);
     } finally {

@@ -235,19 +235,26 @@ begin atomic
 end;
 
 -- Where the instance's reconcile stands, for the machine's start:
--- {"watermark", "resume_mode", "resume_after", "resume_pass"} or {}.
+-- {"projects_source", "watermark", "resume_mode", "resume_after",
+-- "resume_pass"}. `projects_source` says whether the instance is the one
+-- the control plane's projects come from (ops_private.odoo_instances): a
+-- pass against any other would create, rename and, in full mode, mark
+-- deleted the control plane's projects from the wrong Odoo.
 create function ops.reconcile_status(p_instance text)
 returns text
 language sql
 stable
 set search_path = ''
 begin atomic
-    select coalesce((
-        select jsonb_build_object(
-                   'watermark', s.watermark, 'resume_mode', s.resume_mode,
-                   'resume_after', s.resume_after, 'resume_pass', s.resume_pass)
-          from ops_private.reconcile_state s where s.odoo_instance = p_instance),
-        '{}'::jsonb)::text;
+    select (jsonb_build_object(
+               'projects_source', exists (select from ops_private.odoo_instances i
+                                           where i.odoo_instance = p_instance and i.projects_source))
+           || coalesce((
+               select jsonb_build_object(
+                          'watermark', s.watermark, 'resume_mode', s.resume_mode,
+                          'resume_after', s.resume_after, 'resume_pass', s.resume_pass)
+                 from ops_private.reconcile_state s where s.odoo_instance = p_instance),
+               '{}'::jsonb))::text;
 end;
 
 revoke all on function

@@ -28,6 +28,10 @@
 //!   nothing, and nothing is recorded, so the next invocation reads again.
 //!   Pages applied before it stay: each was Odoo's state, applied by the
 //!   ordering rule, which a repeated page cannot undo.
+//! - **Only the projects' instance.** The instance must be the one
+//!   configured as the projects' source; any other answers 503 before a
+//!   page is read: its projects are not the control plane's, and a full
+//!   pass would mark the control plane's deleted.
 //! - **Budget.** No new page starts after [`TIME_BUDGET_MS`] or once
 //!   [`READ_BUDGET_BYTES`] of pages were planned (the stand-in for CPU time,
 //!   as ops-cleanup's).
@@ -136,6 +140,8 @@ struct Options {
 /// What `ops.reconcile_status` answers.
 #[derive(Deserialize, Default)]
 struct Status {
+    #[serde(default)]
+    projects_source: bool,
     #[serde(default)]
     watermark: Option<Timestamp>,
     #[serde(default)]
@@ -553,6 +559,16 @@ impl Machine for Reconcile {
             }
             (Step::Status, Ok(text)) => {
                 let status: Status = text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+                if !status.projects_source {
+                    let detail = format!(
+                        "the function is misconfigured: OPS_RECONCILE_INSTANCE is {:?}, which is not the \
+                         Odoo instance the control plane's projects come from (ops.configure_odoo_instance \
+                         with p_projects_source => true)",
+                        run.instance
+                    );
+                    self.pending = Ok(run.failed(&detail, None));
+                    return;
+                }
                 run.watermark = status.watermark;
                 let asked = run.asked.unwrap_or(Mode::Incremental);
                 // The first pass ever has no watermark: it reads everything.

@@ -72,7 +72,7 @@ fn a_first_pass_reads_everything_applies_the_changes_and_records_the_watermark()
     answer(&mut machine, "true", 1.0);
     assert!(sql(&machine).0.contains("ops.reconcile_status"));
     // No watermark yet: the incremental pass asked for runs full.
-    answer(&mut machine, "{}", 2.0);
+    answer(&mut machine, r#"{"projects_source": true}"#, 2.0);
     let (text, params) = sql(&machine);
     assert!(text.contains("ops.reconcile_read"));
     assert_eq!(params[1], Param::Int(0));
@@ -124,7 +124,7 @@ fn an_incremental_pass_reads_from_the_window_before_the_watermark() {
     answer(&mut machine, "true", 1.0);
     answer(
         &mut machine,
-        r#"{"watermark": "2026-11-26T10:00:00Z"}"#,
+        r#"{"projects_source": true, "watermark": "2026-11-26T10:00:00Z"}"#,
         2.0,
     );
     let (_, params) = sql(&machine);
@@ -140,7 +140,7 @@ fn a_pass_stopped_by_its_budget_records_its_place_and_asks_for_the_next_invocati
     answer(&mut machine, "true", 1.0);
     answer(
         &mut machine,
-        r#"{"watermark": "2026-11-26T10:00:00Z"}"#,
+        r#"{"projects_source": true, "watermark": "2026-11-26T10:00:00Z"}"#,
         2.0,
     );
     // A full page whose project is already as Odoo has it: nothing to apply.
@@ -173,7 +173,7 @@ fn a_stopped_pass_of_the_same_mode_resumes_where_it_stopped() {
     answer(&mut machine, "true", 1.0);
     answer(
         &mut machine,
-        r#"{"watermark": null, "resume_mode": "full", "resume_after": 1000,
+        r#"{"projects_source": true, "watermark": null, "resume_mode": "full", "resume_after": 1000,
             "resume_pass": {"started_at": "2026-11-26T11:00:00Z", "high_water": null}}"#,
         2.0,
     );
@@ -185,7 +185,7 @@ fn odoo_away_is_503_after_the_lease_is_released_and_nothing_is_recorded() {
     for sqlstate in [Some("08001"), Some("HV00N"), Some("57014"), None] {
         let mut machine = started("{}");
         answer(&mut machine, "true", 1.0);
-        answer(&mut machine, "{}", 2.0);
+        answer(&mut machine, r#"{"projects_source": true}"#, 2.0);
         machine.handle(
             Answer::SqlFailed {
                 sqlstate,
@@ -214,7 +214,7 @@ fn odoo_away_is_503_after_the_lease_is_released_and_nothing_is_recorded() {
 fn a_dry_run_plans_without_applying_or_recording() {
     let mut machine = started(r#"{"dry_run": true, "mode": "full"}"#);
     answer(&mut machine, "true", 1.0);
-    answer(&mut machine, "{}", 2.0);
+    answer(&mut machine, r#"{"projects_source": true}"#, 2.0);
     answer(
         &mut machine,
         &page(
@@ -290,4 +290,22 @@ fn callers_without_the_secret_and_bad_bodies_are_refused_before_any_statement() 
         NOW_MS,
     );
     assert_eq!(response(&machine).status, 503);
+}
+
+#[test]
+fn an_instance_that_is_not_the_projects_source_reads_nothing() {
+    let mut machine = started(r#"{"mode": "full"}"#);
+    answer(&mut machine, "true", 1.0);
+    answer(&mut machine, r#"{"projects_source": false}"#, 2.0);
+    assert!(
+        sql(&machine).0.contains("ops.reconcile_release"),
+        "no page is read"
+    );
+    answer(&mut machine, "released", 3.0);
+    let response = response(&machine);
+    assert_eq!(response.status, 503);
+    assert!(body(response)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("OPS_RECONCILE_INSTANCE"));
 }

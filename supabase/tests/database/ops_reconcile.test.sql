@@ -4,7 +4,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(12);
+select plan(14);
 
 insert into ops.projects (project_id, name, odoo_version, described_at, described_by) values
     ('odoo-9801', 'Named by an event', '19.0', '2026-11-26 10:00:00+00', 'msg_1');
@@ -63,6 +63,21 @@ select ok(not has_function_privilege('authenticated', 'ops.reconcile_apply(jsonb
           'the API roles cannot run the reconcile');
 select ok(not has_table_privilege('authenticated', 'ops_private.reconcile_state', 'select'),
           'nor read its state');
+
+-- Odoo away: the read fails with the wrapper's connection error (class 08),
+-- which the machine answers 503. An instance at a port nobody listens on,
+-- configured as an admin does (Vault stands in for this transaction).
+create schema vault;
+create table vault.decrypted_secrets (name text primary key, decrypted_secret text);
+insert into vault.decrypted_secrets values ('odoo_dev_fdw_password', 'unused');
+select ops.configure_odoo_instance(p_instance => 'dev', p_host => '127.0.0.1', p_port => 9,
+    p_dbname => 'odoo', p_user => 'odoo_fdw_reader', p_password_secret => 'odoo_dev_fdw_password',
+    p_sslmode => 'disable');
+drop schema vault cascade;
+select throws_ok($$select ops.reconcile_read('dev', 0, 10, null)$$, '08001', null,
+                 'Odoo unreachable: the read fails with a connection error');
+select is(ops.reconcile_status('dev')::jsonb ->> 'projects_source', 'false',
+          'an instance other than the projects'' source says so');
 
 select * from finish();
 rollback;
