@@ -37,3 +37,11 @@ reset role;
 drop table vault.decrypted_secrets;
 drop schema vault;
 commit;
+
+-- The read-through cache over the instance just configured, as the README's
+-- admin steps create it (20261202070000_odoo_cache_queries.sql).
+set role postgres;
+\o /dev/null
+select ops.create_odoo_project_summary();
+\o
+reset role;

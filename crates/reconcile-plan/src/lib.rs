@@ -208,6 +208,7 @@ mod model;
 mod odoo;
 mod plan;
 mod timestamp;
+pub mod users;
 
 pub use error::{Error, ErrorKind};
 pub use model::{
@@ -217,3 +218,7 @@ pub use model::{
 pub use odoo::{name_in, series_of, FALLBACK_LANGUAGE};
 pub use plan::{plan, window_start, CHANGE_ID_PREFIX, OVERLAP_SECONDS};
 pub use timestamp::Timestamp;
+pub use users::{
+    plan_users, ControlUser, OdooUser, UserChange, UserSkipReason, UserSkipped, UsersInput,
+    UsersPlan, UsersSummary,
+};
