@@ -134,7 +134,7 @@ pub fn plan(input: &Input) -> Result<Plan, Error> {
 /// dates are Odoo's, but a duration does not depend on where the clock is
 /// set, only on its rate. The previous watermark was itself no later than an
 /// earlier pass's first read, so keeping it is safe too.
-fn next_watermark(
+pub(crate) fn next_watermark(
     watermark: Option<Timestamp>,
     high_water: Option<Timestamp>,
     started_at: Timestamp,
@@ -162,7 +162,7 @@ fn check_language(language: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_range(range: PageRange) -> Result<(), Error> {
+pub(crate) fn check_range(range: PageRange) -> Result<(), Error> {
     if range.after_id < 0 {
         return Err(Error::new(
             ErrorKind::Invalid,

@@ -148,7 +148,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{Mode, Next, PageRange, Pass};
-use crate::plan::{window_start, CHANGE_ID_PREFIX, OVERLAP_SECONDS};
+use crate::plan::{check_range, next_watermark, window_start, CHANGE_ID_PREFIX, OVERLAP_SECONDS};
 use crate::timestamp::{Timestamp, MICROS_PER_SECOND};
 use ops_events::{parse_event, Event, FUTURE_TOLERANCE_SECONDS};
 use ops_values::{quoted, Environment};
@@ -455,43 +455,6 @@ pub fn plan_users(input: &UsersInput) -> Result<UsersPlan, Error> {
         summary: planner.summary,
         next,
     })
-}
-
-/// The projects planner's watermark rule (its rule 10), restated for the
-/// users' pass: the latest date seen, moved back by the pass's duration,
-/// never behind the watermark the pass started from.
-fn next_watermark(
-    watermark: Option<Timestamp>,
-    high_water: Option<Timestamp>,
-    started_at: Timestamp,
-    now: Timestamp,
-) -> Option<Timestamp> {
-    let elapsed = now
-        .unix_micros()
-        .saturating_sub(started_at.unix_micros())
-        .max(0);
-    watermark.max(high_water.map(|high| high.saturating_sub_micros(elapsed)))
-}
-
-fn check_range(range: PageRange) -> Result<(), Error> {
-    if range.after_id < 0 {
-        return Err(Error::new(
-            ErrorKind::Invalid,
-            "range.after_id",
-            format!("must be 0 or an Odoo id, got {}", range.after_id),
-        ));
-    }
-    if let Some(through_id) = range.through_id.filter(|&id| id <= range.after_id) {
-        return Err(Error::new(
-            ErrorKind::Invalid,
-            "range.through_id",
-            format!(
-                "must be after after_id {}, got {through_id}: the pass would not move",
-                range.after_id
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The rows of one side sorted by id, each once and inside the range; the
