@@ -27,12 +27,26 @@ language sql immutable strict parallel safe
 set search_path = ''
 return p_value ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 
+-- An Odoo login as Odoo stores it. Odoo core does not lowercase or trim a
+-- login, looks it up exactly, and checks no shape: `admin`, every Odoo
+-- database's first user, has no `@`. So the login is kept as Odoo has it,
+-- and the rule only keeps out what no login should hold:
+--   * an empty text, or more than 254 characters (the longest email
+--     address, what a login usually is; the limit counts characters);
+--   * a control character, Unicode Cc: U+0000-U+001F and U+007F-U+009F,
+--     named by their ranges since `[[:cntrl:]]` depends on the locale
+--     (PostgreSQL text cannot hold U+0000, so the range starts at U+0001);
+--   * a lowercase uuid, which is an auth user id: created_by tells the two
+--     apart by exactly that shape, so no value may be both. An uppercase
+--     uuid is a login (auth.uid()::text is never uppercase).
+-- crates/ops-values/src/records.rs (OdooLogin) is the same rule in Rust.
 create function ops.is_valid_odoo_login(p_value text)
 returns boolean
 language sql immutable strict parallel safe
 set search_path = ''
-return char_length(p_value) <= 254
-   and p_value ~ '^[a-z0-9_+-]+(\.[a-z0-9_+-]+)*@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
+return char_length(p_value) between 1 and 254
+   and p_value !~ '[\u0001-\u001f\u007f-\u009f]'
+   and not ops.is_valid_auth_user_id(p_value);
 
 create function ops.is_valid_created_by(p_value text)
 returns boolean

@@ -117,6 +117,11 @@ revoke all on function ops.apply_project_event(text, jsonb, timestamptz) from pu
 --   {"result":"applied","effect":...} | {"result":"stale"} | {"result":"deferred"}
 --   {"result":"conflict"}      the id was used with another body
 --   {..., "replayed": true}    the same delivery was handled before
+--   {..., "identity": {...}}   user events: whose links to decide again
+-- Project events take the project's lock and the project lifecycle
+-- (ops.apply_project_event); user events take their instance's lock and
+-- ops.apply_user_event (20261202020000_ingest_user_events.sql; plpgsql
+-- resolves a call when it runs, so the function may come later).
 create function ops.ingest_event(
     p_webhook_id text, p_body_sha256 text, p_event jsonb, p_occurred_at timestamptz)
 returns jsonb
@@ -124,15 +129,21 @@ language plpgsql
 set search_path = ''
 as $$
 declare
+    v_type       text := p_event ->> 'event_type';
     v_project_id text := p_event ->> 'project_id';
+    v_instance   text := p_event ->> 'odoo_instance';
+    v_key        text;
     v_previous   ops.ingest_deliveries%rowtype;
     v_outcome    jsonb;
+    v_applied    jsonb;
+    v_more       jsonb;
     v_deferred   record;
 begin
-    -- The id first: every delivery of one id, whatever its body or project,
+    -- The id first: every delivery of one id, whatever its body or subject,
     -- waits here for the one before it, then finds the id taken and answers
-    -- as a replay (or a conflict). Then the project: its events apply one at
-    -- a time. Always in this order, so two deliveries cannot deadlock.
+    -- as a replay (or a conflict). Then the project or the instance: its
+    -- events apply one at a time. Always in this order, and never a project
+    -- and an instance together, so two deliveries cannot deadlock.
     perform pg_advisory_xact_lock(hashtextextended('ops.ingest_deliveries:' || p_webhook_id, 0));
     select * into v_previous from ops.ingest_deliveries where webhook_id = p_webhook_id;
     if found then
@@ -141,6 +152,45 @@ begin
         end if;
         return v_previous.outcome || '{"replayed":true}';
     end if;
+
+    if v_type in ('user_created', 'user_updated', 'user_archived', 'user_unarchived', 'user_deleted') then
+        v_key := 'odoo-user:' || v_instance || ':' || (p_event ->> 'odoo_user_id');
+        perform pg_advisory_xact_lock(hashtextextended('ops.odoo_users:' || v_instance, 0));
+        v_applied := ops.apply_user_event(p_webhook_id, p_event, p_occurred_at);
+        v_outcome := v_applied - 'identity' - 'released';
+        if v_applied ? 'identity' then
+            v_outcome := v_outcome || jsonb_build_object('identity',
+                jsonb_build_object('odoo_instance', v_instance) || (v_applied -> 'identity'));
+        end if;
+        insert into ops.ingest_deliveries
+            (webhook_id, body_sha256, event_type, project_id, outcome, occurred_at, deferred_event)
+        values (p_webhook_id, p_body_sha256, v_type, v_key, v_outcome, p_occurred_at,
+                case when v_outcome ->> 'result' = 'deferred' then p_event end);
+
+        -- What was waiting for this user, or for the login it freed. The
+        -- ledger row above is rewritten only when that changed someone.
+        v_more := ops.apply_deferred_user_events(
+            v_instance, array[v_key], array_remove(array[v_applied ->> 'released'], null));
+        if jsonb_array_length(v_more -> 'keys') > 0 or jsonb_array_length(v_more -> 'auth_user_ids') > 0 then
+            v_outcome := v_outcome || jsonb_build_object('identity', jsonb_build_object(
+                'odoo_instance', v_instance,
+                'keys', to_jsonb(array(
+                    select distinct k collate "C" from (
+                        select jsonb_array_elements_text(v_outcome -> 'identity' -> 'keys')
+                        union all
+                        select jsonb_array_elements_text(v_more -> 'keys')) as u (k)
+                     order by 1)),
+                'auth_user_ids', to_jsonb(array(
+                    select distinct a collate "C" from (
+                        select jsonb_array_elements_text(v_outcome -> 'identity' -> 'auth_user_ids')
+                        union all
+                        select jsonb_array_elements_text(v_more -> 'auth_user_ids')) as u (a)
+                     order by 1))));
+            update ops.ingest_deliveries set outcome = v_outcome where webhook_id = p_webhook_id;
+        end if;
+        return v_outcome;
+    end if;
+
     perform pg_advisory_xact_lock(hashtextextended('ops.projects:' || v_project_id, 0));
 
     -- The ledger row is written once, with its outcome: under the id's lock
