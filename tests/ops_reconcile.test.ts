@@ -85,7 +85,10 @@ Deno.test({
 
       // Nothing changed: a second pass applies nothing.
       const again = await reconcile({ mode: "full" });
-      assert.equal(again.json.applied.applied, 0, JSON.stringify(again.json));
+      assert.equal(again.json.complete, true, JSON.stringify(again.json));
+      for (const phase of again.json.phases) {
+        assert.equal(phase.applied.applied, 0, JSON.stringify(phase));
+      }
 
       // Renamed, then archived in Odoo (no event reached us): repaired.
       await odoo`update project_project set name = ${
@@ -156,6 +159,85 @@ Deno.test({
     }),
 });
 
+/** A res_users id (and its res_partner's) the fixture does not use. */
+function freshOdooUserId(): number {
+  return 100_000 + Math.floor(Math.random() * 1_000_000_000);
+}
+
+async function odooUser(sql: postgres.Sql, id: number) {
+  const [row] = await sql`select odoo_login, odoo_email, active, share,
+                                 deleted_at is not null as deleted
+                            from ops.odoo_users
+                           where odoo_instance = 'prod' and odoo_user_id = ${id}`;
+  return row ? { ...row } : undefined;
+}
+
+Deno.test({
+  name: "the same pass mirrors Odoo's users: new, email changed on the partner, archived, deleted",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const id = freshOdooUserId();
+      const login = `Zoe.${crypto.randomUUID()}@Example.com`;
+      // As Odoo creates an internal user: its partner first, both written
+      // two hours ago, old enough that a deletion can be judged.
+      await odoo`
+        insert into res_partner (id, name, complete_name, active, company_id, commercial_partner_id,
+                                 email, email_normalized, is_company, type, partner_share,
+                                 create_date, write_date)
+        values (${id}, 'Zoe', 'Zoe', true, 1, ${id}, ${login}, ${login.toLowerCase()}, false,
+                'contact', false, ${odoo.unsafe(odooNow)} - interval '2 hours',
+                ${odoo.unsafe(odooNow)} - interval '2 hours')`;
+      await odoo`
+        insert into res_users (id, login, partner_id, company_id, active, share,
+                               notification_type, create_date, write_date)
+        values (${id}, ${login}, ${id}, 1, true, false, 'email',
+                ${odoo.unsafe(odooNow)} - interval '2 hours',
+                ${odoo.unsafe(odooNow)} - interval '2 hours')`;
+      try {
+        const first = await reconcile({ mode: "full" });
+        assert.equal(first.status, 200, JSON.stringify(first.json));
+        const users = first.json.phases.find((phase: Record<string, unknown>) =>
+          phase.subject === "users" && phase.odoo_instance === "prod"
+        );
+        assert.ok(users?.complete, JSON.stringify(first.json));
+        assert.ok(users.summary.created >= 1, JSON.stringify(users));
+        assert.deepEqual(await odooUser(sql, id), {
+          odoo_login: login,
+          odoo_email: login,
+          active: true,
+          share: false,
+          deleted: false,
+        });
+
+        // Odoo changes the email on the partner only (that is where it
+        // lives), and archives the user; no event reaches us.
+        await odoo`update res_partner set email = 'zoe.new@example.com',
+                     write_date = ${odoo.unsafe(odooNow)} - interval '20 minutes' where id = ${id}`;
+        await odoo`update res_users set active = false,
+                     write_date = ${odoo.unsafe(odooNow)} - interval '20 minutes' where id = ${id}`;
+        const repaired = await reconcile({ mode: "incremental" });
+        assert.equal(repaired.status, 200, JSON.stringify(repaired.json));
+        assert.deepEqual(await odooUser(sql, id), {
+          odoo_login: login,
+          odoo_email: "zoe.new@example.com",
+          active: false,
+          share: false,
+          deleted: false,
+        });
+
+        // Deleted in Odoo: the full pass marks it, and keeps the row.
+        await odoo`delete from res_users where id = ${id}`;
+        const full = await reconcile({ mode: "full" });
+        assert.equal(full.status, 200, JSON.stringify(full.json));
+        assert.equal((await odooUser(sql, id))?.deleted, true);
+      } finally {
+        await odoo`delete from res_users where id = ${id}`;
+        await odoo`delete from res_partner where id = ${id}`;
+      }
+    }),
+});
+
 Deno.test({
   name: "a dry run changes nothing; a wrong secret is 401",
   ...unsanitized,
@@ -166,7 +248,9 @@ Deno.test({
       const dry = await reconcile({ mode: "full", dry_run: true });
       assert.equal(dry.status, 200);
       assert.equal(dry.json.dry_run, true);
-      assert.ok(dry.json.summary.created >= 1);
+      const [projects] = dry.json.phases;
+      assert.equal(projects.subject, "projects");
+      assert.ok(projects.summary.created >= 1, JSON.stringify(projects));
       assert.equal(await project(sql, id), undefined);
       const refused = await reconcile({}, functionsUrl, "not the secret");
       assert.equal(refused.status, 401);
@@ -206,8 +290,32 @@ Deno.test({
       );
       const [{ after }] = await sql`select count(*)::int as after from ops.projects`;
       assert.equal(after, before);
+
+      // The projects' source still reconciles while staging is away: its
+      // phases complete, staging's users phase says why it did not, and the
+      // invocation is not complete.
+      const partial = await reconcile({ mode: "full" });
+      assert.equal(partial.status, 200, JSON.stringify(partial.json));
+      assert.equal(partial.json.complete, false, JSON.stringify(partial.json));
+      const phases = partial.json.phases.map((phase: Record<string, unknown>) => ({
+        subject: phase.subject,
+        odoo_instance: phase.odoo_instance,
+        complete: phase.complete,
+        failed: typeof phase.error === "string",
+      }));
+      assert.deepEqual(phases, [
+        { subject: "projects", odoo_instance: "prod", complete: true, failed: false },
+        { subject: "users", odoo_instance: "prod", complete: true, failed: false },
+        { subject: "users", odoo_instance: "staging", complete: false, failed: true },
+      ]);
     } finally {
       await server.stop();
+      // Staging is configured for this test only: later passes would find
+      // it away too.
+      await sql`drop schema if exists odoo_staging cascade`;
+      await sql`drop server if exists odoo_staging cascade`;
+      await sql`delete from ops_private.reconcile_state where odoo_instance = 'staging'`;
+      await sql`delete from ops_private.odoo_instances where odoo_instance = 'staging'`;
       await sql.end();
     }
   },

@@ -6,12 +6,15 @@
 -- a reconcile never undoes a newer event, and a late event never undoes a
 -- newer reconcile.
 
--- Where each instance's reconcile stands: the incremental watermark (Odoo's
--- write_date, UTC, as Odoo stores it) and the cursor of a pass stopped at
--- its budget, to resume from.
+-- Where each phase of the reconcile stands, per instance and subject (its
+-- projects, or its users: 20261202060000_reconcile_users.sql): the
+-- incremental watermark (Odoo's write_date, UTC, as Odoo stores it) and the
+-- cursor of a pass stopped at its budget, to resume from.
 create table ops_private.reconcile_state (
-    odoo_instance text primary key
+    odoo_instance text not null
         constraint reconcile_state_instance_valid check (ops.is_valid_environment(odoo_instance)),
+    subject       text not null
+        constraint reconcile_state_subject_valid check (subject in ('projects', 'users')),
     -- What the last completed pass left for the next incremental one
     -- (reconcile_plan's Next::Done): the newest write_date it saw, in UTC.
     watermark     timestamptz,
@@ -24,9 +27,12 @@ create table ops_private.reconcile_state (
     last_full_at  timestamptz,
     last_run_at   timestamptz,
     last_summary  jsonb,
-    -- One pass at a time per instance: a lease, as ops-cleanup's.
+    -- One invocation at a time: a lease, as ops-cleanup's, held on the
+    -- projects' instance's 'projects' row, since one invocation runs every
+    -- phase.
     lease_holder  text,
     lease_expires_at timestamptz,
+    primary key (odoo_instance, subject),
     constraint reconcile_state_resume_complete
         check ((resume_mode is null) = (resume_after is null) and (resume_mode is null) = (resume_pass is null))
 );
@@ -34,7 +40,7 @@ alter table ops_private.reconcile_state enable row level security;
 grant select, insert, update, delete on ops_private.reconcile_state to service_role;
 
 comment on table ops_private.reconcile_state is
-    'Where the reconcile of each Odoo instance stands: its watermark, and the cursor of a pass to resume.';
+    'Where the reconcile of each Odoo instance''s projects and users stands: its watermark, and the cursor of a pass to resume.';
 
 -- The control plane's projects by their Odoo id, for the reconcile's pages.
 create index projects_odoo_id on ops.projects ((substr(project_id, 6)::bigint));
@@ -173,11 +179,12 @@ $$;
 comment on function ops.reconcile_apply(jsonb) is
     'Applies the reconcile planner''s changes through ops.apply_project_event, the rule of ops-ingest.';
 
--- Records where a pass stands: stopped at its budget (p_resume_after and
--- p_resume_pass set: the next invocation resumes there) or completed (the
--- watermark becomes the pass's; a full pass also records its time).
+-- Records where a phase's pass stands: stopped at its budget
+-- (p_resume_after and p_resume_pass set: the next invocation resumes there)
+-- or completed (the watermark becomes the pass's; a full pass also records
+-- its time).
 create function ops.reconcile_record(
-    p_instance text, p_mode text, p_resume_after bigint, p_resume_pass jsonb,
+    p_instance text, p_subject text, p_mode text, p_resume_after bigint, p_resume_pass jsonb,
     p_watermark timestamptz, p_summary jsonb)
 returns void
 language sql
@@ -186,16 +193,16 @@ set search_path = ''
 -- expressions' END in a BEGIN ATOMIC body as the body's end.
 as $$
     insert into ops_private.reconcile_state as s
-        (odoo_instance, watermark, resume_mode, resume_after, resume_pass,
+        (odoo_instance, subject, watermark, resume_mode, resume_after, resume_pass,
          last_full_at, last_run_at, last_summary)
-    values (p_instance,
+    values (p_instance, p_subject,
             case when p_resume_after is null then p_watermark end,
             case when p_resume_after is not null then p_mode end,
             p_resume_after,
             case when p_resume_after is not null then p_resume_pass end,
             case when p_resume_after is null and p_mode = 'full' then now() end,
             now(), p_summary)
-    on conflict (odoo_instance) do update
+    on conflict (odoo_instance, subject) do update
         set watermark = case when excluded.resume_after is null
                              then coalesce(excluded.watermark, s.watermark)
                              else s.watermark end,
@@ -207,16 +214,18 @@ as $$
             last_summary = excluded.last_summary;
 $$;
 
--- Takes the instance's lease for p_seconds, unless another holder has it.
+-- Takes the reconcile's lease for p_seconds, unless another holder has it:
+-- on the row of the projects of p_instance, the instance the invocation
+-- reconciles the projects of.
 create function ops.reconcile_acquire(p_instance text, p_holder text, p_seconds integer)
 returns boolean
 language plpgsql
 set search_path = ''
 as $$
 begin
-    insert into ops_private.reconcile_state as s (odoo_instance, lease_holder, lease_expires_at)
-    values (p_instance, p_holder, now() + make_interval(secs => p_seconds))
-    on conflict (odoo_instance) do update
+    insert into ops_private.reconcile_state as s (odoo_instance, subject, lease_holder, lease_expires_at)
+    values (p_instance, 'projects', p_holder, now() + make_interval(secs => p_seconds))
+    on conflict (odoo_instance, subject) do update
         set lease_holder = excluded.lease_holder, lease_expires_at = excluded.lease_expires_at
         where s.lease_expires_at is null or s.lease_expires_at < now()
            or s.lease_holder = excluded.lease_holder;
@@ -231,38 +240,50 @@ set search_path = ''
 begin atomic
     update ops_private.reconcile_state
        set lease_holder = null, lease_expires_at = null
-     where odoo_instance = p_instance and lease_holder = p_holder;
+     where odoo_instance = p_instance and subject = 'projects' and lease_holder = p_holder;
 end;
 
--- Where the instance's reconcile stands, for the machine's start:
--- {"projects_source", "watermark", "resume_mode", "resume_after",
--- "resume_pass"}. `projects_source` says whether the instance is the one
--- the control plane's projects come from (ops_private.odoo_instances): a
--- pass against any other would create, rename and, in full mode, mark
--- deleted the control plane's projects from the wrong Odoo.
+-- Where the reconcile stands, for the machine's start:
+--   {"projects_source": bool,
+--    "phases": [{"subject", "odoo_instance", "watermark", "resume_mode",
+--                "resume_after", "resume_pass"}]}
+-- `projects_source` says whether p_instance is the one the control plane's
+-- projects come from (ops_private.odoo_instances): a pass against any other
+-- would create, rename and, in full mode, mark deleted the control plane's
+-- projects from the wrong Odoo. The phases, in the order one invocation
+-- runs them: p_instance's projects, then the users of every configured
+-- instance, p_instance's first and the others by name; a phase never run
+-- has nulls.
 create function ops.reconcile_status(p_instance text)
 returns text
 language sql
 stable
 set search_path = ''
-begin atomic
-    select (jsonb_build_object(
+as $$
+    with phases (n, subject, odoo_instance) as (
+        select 0, 'projects', p_instance
+        union all
+        select case when i.odoo_instance = p_instance then 1 else 2 end, 'users', i.odoo_instance
+          from ops_private.odoo_instances i
+    )
+    select jsonb_build_object(
                'projects_source', exists (select from ops_private.odoo_instances i
-                                           where i.odoo_instance = p_instance and i.projects_source))
-           || coalesce((
-               select jsonb_build_object(
-                          'watermark', s.watermark, 'resume_mode', s.resume_mode,
-                          'resume_after', s.resume_after, 'resume_pass', s.resume_pass)
-                 from ops_private.reconcile_state s where s.odoo_instance = p_instance),
-               '{}'::jsonb))::text;
-end;
+                                           where i.odoo_instance = p_instance and i.projects_source),
+               'phases', (select jsonb_agg(jsonb_build_object(
+                                     'subject', p.subject, 'odoo_instance', p.odoo_instance,
+                                     'watermark', s.watermark, 'resume_mode', s.resume_mode,
+                                     'resume_after', s.resume_after, 'resume_pass', s.resume_pass)
+                                     order by p.n, p.odoo_instance)
+                            from phases p
+                            left join ops_private.reconcile_state s using (odoo_instance, subject)))::text;
+$$;
 
 revoke all on function
     ops.reconcile_acquire(text, text, integer),
     ops.reconcile_release(text, text),
     ops.reconcile_read(text, bigint, integer, timestamptz),
     ops.reconcile_apply(jsonb),
-    ops.reconcile_record(text, text, bigint, jsonb, timestamptz, jsonb),
+    ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)
     from public;
 grant execute on function
@@ -270,7 +291,7 @@ grant execute on function
     ops.reconcile_release(text, text),
     ops.reconcile_read(text, bigint, integer, timestamptz),
     ops.reconcile_apply(jsonb),
-    ops.reconcile_record(text, text, bigint, jsonb, timestamptz, jsonb),
+    ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)
     to service_role;
 

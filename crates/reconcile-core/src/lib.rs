@@ -1,44 +1,59 @@
 //! Every decision of `ops-reconcile` around the planner: who may call it,
-//! which pass runs, page after page within the invocation's budget, where it
-//! stops and resumes, and what to answer.
+//! which passes run, page after page within the invocation's budget, where
+//! they stop and resume, and what to answer.
 //!
 //! [`reconcile_plan`] decides what changed on each page; [`Reconcile`] is
 //! the machine ([`function_io`] describes the protocol). The request, `now`
 //! and the lease holder (random, made by the shim) go in; the executor then
-//! performs, in order: take the instance's lease (`ops.reconcile_acquire`),
-//! read where the last pass stopped (`ops.reconcile_status`), then per page
-//! read Odoo's projects through the wrapper and the control plane's
-//! (`ops.reconcile_read`), plan, and apply the changes
-//! (`ops.reconcile_apply`, the ordering rule of ops-ingest); at the end
-//! record where the pass stands (`ops.reconcile_record`), release the lease,
-//! ask for the next invocation when the budget stopped the pass, and answer.
+//! performs, in order: take the reconcile's lease (`ops.reconcile_acquire`),
+//! read where the last passes stopped (`ops.reconcile_status`), then, phase
+//! after phase, per page read Odoo's rows through the wrapper and the
+//! control plane's (`ops.reconcile_read`, `ops.reconcile_read_users`), plan,
+//! and apply the changes (`ops.reconcile_apply`, `ops.reconcile_apply_users`,
+//! the ordering rules of ops-ingest); at each phase's end record where it
+//! stands (`ops.reconcile_record`); finally release the lease, ask for the
+//! next invocation when the budget stopped a phase, and answer.
 //!
 //! # Decisions
 //!
+//! - **Phases.** One invocation reconciles, in this order, the projects of
+//!   the instance they come from (`OPS_RECONCILE_INSTANCE`), then the users
+//!   of every configured instance, that one first and the others by name
+//!   (`ops.reconcile_status` lists them): each phase has its own watermark
+//!   and resume, so a user phase never waits for a project pass to be
+//!   repeated, and the projects are never read from another Odoo.
 //! - **Modes.** `{"mode": "incremental"}` (the default; the hourly job) or
 //!   `{"mode": "full"}` (the nightly job; it also finds deletions);
-//!   `"dry_run": true` plans and answers without applying or recording. An
-//!   incremental pass with no watermark yet (the first ever) runs full.
-//! - **Resume.** A pass that stops at its budget records its cursor and the
-//!   state it carries; the next invocation of the same mode resumes it. A
-//!   full pass asked for while an incremental one waits starts afresh, and
-//!   the other way round: a full pass covers what the incremental would.
+//!   `"dry_run": true` plans and answers without applying or recording. A
+//!   phase with no watermark yet (its first pass ever) runs full.
+//! - **Resume.** A phase that stops at its budget records its cursor and the
+//!   state it carries; the next invocation of the same mode starts at the
+//!   first phase with a resume of that mode (the phases before it finished
+//!   in this round) and resumes it. A full pass asked for while an
+//!   incremental one waits starts afresh, and the other way round: a full
+//!   pass covers what the incremental would. A phase that starts always
+//!   reads its first page, so a round always moves forward.
 //! - **Odoo unreachable** (the wrapper's SQLSTATE: class 08, HV or 57014 on
-//!   a read) answers 503 with Retry-After; the page being read wrote
-//!   nothing, and nothing is recorded, so the next invocation reads again.
-//!   Pages applied before it stay: each was Odoo's state, applied by the
-//!   ordering rule, which a repeated page cannot undo.
+//!   a read). The projects' instance answers 503 with Retry-After: the page
+//!   being read wrote nothing, nothing of its phase is recorded, and the
+//!   next invocation reads again. Pages applied before it stay: each was
+//!   Odoo's state, applied by the ordering rule, which a repeated page
+//!   cannot undo. Another instance's users phase is reported as failed
+//!   (with the same words) and the next phase goes on: a `dev` Odoo that is
+//!   down does not stop `prod`'s users from being reconciled.
 //! - **Only the projects' instance.** The instance must be the one
 //!   configured as the projects' source; any other answers 503 before a
 //!   page is read: its projects are not the control plane's, and a full
 //!   pass would mark the control plane's deleted.
-//! - **Budget.** No new page starts after [`TIME_BUDGET_MS`] or once
-//!   [`READ_BUDGET_BYTES`] of pages were planned (the stand-in for CPU time,
-//!   as ops-cleanup's).
+//! - **Budget.** No new page of a started phase begins after
+//!   [`TIME_BUDGET_MS`] or once [`READ_BUDGET_BYTES`] of pages were planned
+//!   (the stand-in for CPU time, as ops-cleanup's).
 #![deny(missing_docs)]
 
 use function_io::{Answer, Io, Machine, Param};
-use reconcile_plan::{Change, Input, Mode, Next, Pass, Plan, Summary, Timestamp};
+use ops_values::Environment;
+use reconcile_plan::users::UsersInput;
+use reconcile_plan::{Input, Mode, Next, PageRange, Pass, Summary, Timestamp, UsersSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -137,11 +152,39 @@ struct Options {
     dry_run: bool,
 }
 
+/// What a phase reconciles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Subject {
+    /// Odoo's `project_project` against `ops.projects`.
+    Projects,
+    /// Odoo's `res_users` (with `res_partner`) against `ops.odoo_users`.
+    Users,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Subject::Projects => "projects",
+            Subject::Users => "users",
+        }
+    }
+}
+
 /// What `ops.reconcile_status` answers.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct Status {
-    #[serde(default)]
     projects_source: bool,
+    #[serde(default)]
+    phases: Vec<PhaseStatus>,
+}
+
+/// Where one phase stands (its row of `ops_private.reconcile_state`, or
+/// nothing for a phase never run).
+#[derive(Deserialize)]
+struct PhaseStatus {
+    subject: Subject,
+    odoo_instance: Environment,
     #[serde(default)]
     watermark: Option<Timestamp>,
     #[serde(default)]
@@ -159,10 +202,19 @@ struct Page {
     odoo_projects: Vec<reconcile_plan::OdooProject>,
     projects: Vec<reconcile_plan::ControlProject>,
     base_latest_version: Option<String>,
-    range: reconcile_plan::PageRange,
+    range: PageRange,
 }
 
-/// What `ops.reconcile_apply` answers.
+/// What `ops.reconcile_read_users` answers.
+#[derive(Deserialize)]
+struct UsersPage {
+    odoo_users: Vec<reconcile_plan::users::OdooUser>,
+    users: Vec<reconcile_plan::users::ControlUser>,
+    range: PageRange,
+}
+
+/// What `ops.reconcile_apply` and `ops.reconcile_apply_users` answer (the
+/// latter's `identity` is for ops-ingest's callers; no one here reads it).
 #[derive(Deserialize, Default, Serialize, Clone, Debug, PartialEq, Eq)]
 struct Applied {
     #[serde(default)]
@@ -175,13 +227,27 @@ struct Applied {
     effects: BTreeMap<String, u64>,
 }
 
+impl Applied {
+    fn add(&mut self, other: Applied) {
+        self.applied += other.applied;
+        self.stale += other.stale;
+        self.deferred += other.deferred;
+        for (effect, count) in other.effects {
+            *self.effects.entry(effect).or_default() += count;
+        }
+    }
+}
+
 const ACQUIRE_SQL: &str =
     "select ops.reconcile_acquire($1::text, $2::text, $3::int)::text as result";
 const STATUS_SQL: &str = "select ops.reconcile_status($1::text) as result";
 const READ_SQL: &str =
     "select ops.reconcile_read($1::text, $2::bigint, $3::int, $4::text::timestamptz) as result";
+const READ_USERS_SQL: &str = "select ops.reconcile_read_users($1::text, $2::bigint, $3::int, $4::text::timestamptz) as result";
 const APPLY_SQL: &str = "select ops.reconcile_apply($1::text::jsonb) as result";
-const RECORD_SQL: &str = "select 'recorded' as result from ops.reconcile_record($1::text, $2::text, $3::text::bigint, $4::text::jsonb, $5::text::timestamptz, $6::text::jsonb)";
+const APPLY_USERS_SQL: &str =
+    "select ops.reconcile_apply_users($1::text, $2::text::jsonb) as result";
+const RECORD_SQL: &str = "select 'recorded' as result from ops.reconcile_record($1::text, $2::text, $3::text, $4::text::bigint, $5::text::jsonb, $6::text::timestamptz, $7::text::jsonb)";
 const RELEASE_SQL: &str =
     "select 'released' as result from ops.reconcile_release($1::text, $2::text)";
 const FOLLOW_UP_SQL: &str = "select ops.invoke_reconcile($1::text)::text as result";
@@ -191,8 +257,8 @@ const FOLLOW_UP_SQL: &str = "select ops.invoke_reconcile($1::text)::text as resu
 enum Step {
     Acquire,
     Status,
-    Read,
-    Apply,
+    Read(Subject),
+    Apply(Subject),
     Record,
     Release,
     FollowUp,
@@ -206,25 +272,117 @@ pub struct Reconcile {
     run: Run,
 }
 
-/// What the invocation knows and has done so far.
+/// What a phase counted, in its planner's words.
 #[derive(Debug)]
-struct Run {
-    instance: String,
-    language: String,
-    holder: String,
-    now: Timestamp,
-    asked: Option<Mode>,
-    dry_run: bool,
+enum Counts {
+    Projects(Summary),
+    Users(UsersSummary),
+}
+
+/// How a phase ended in this invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PhaseEnd {
+    /// Finished: the watermark to record (none when it saw nothing).
+    Done(Option<Timestamp>),
+    /// Stopped at the budget; resumes after this id.
+    Stopped(i64),
+    /// Its Odoo could not be read or its page planned: nothing of it was
+    /// recorded, and the next round reads it again.
+    Failed(String),
+}
+
+/// One phase: a pass over one subject of one instance.
+#[derive(Debug)]
+struct Phase {
+    subject: Subject,
+    instance: Environment,
     mode: Mode,
     watermark: Option<Timestamp>,
     after_id: i64,
     pass: Option<Pass>,
+    /// Whether this invocation ran it (the phases before a resumed one
+    /// finished in an earlier invocation of the round).
+    ran: bool,
     pages: u32,
-    read_bytes: u64,
-    summary: Summary,
+    counts: Counts,
     applied: Applied,
-    /// Set when the pass ended: the watermark to record.
-    done: Option<Option<Timestamp>>,
+    end: Option<PhaseEnd>,
+}
+
+impl Phase {
+    fn new(status: PhaseStatus, asked: Mode, dry_run: bool) -> Phase {
+        // A phase's first pass ever has no watermark: it reads everything.
+        let mode = if asked == Mode::Incremental && status.watermark.is_none() {
+            Mode::Full
+        } else {
+            asked
+        };
+        let (after_id, pass) = match (status.resume_mode, status.resume_after, status.resume_pass) {
+            (Some(resume), Some(after), Some(pass)) if resume == mode && !dry_run => {
+                (after, Some(pass))
+            }
+            _ => (0, None),
+        };
+        Phase {
+            subject: status.subject,
+            instance: status.odoo_instance,
+            mode,
+            watermark: status.watermark,
+            after_id,
+            pass,
+            ran: false,
+            pages: 0,
+            counts: match status.subject {
+                Subject::Projects => Counts::Projects(Summary::default()),
+                Subject::Users => Counts::Users(UsersSummary::default()),
+            },
+            applied: Applied::default(),
+            end: None,
+        }
+    }
+
+    fn resumes(&self) -> bool {
+        self.pass.is_some()
+    }
+
+    fn summary_json(&self) -> Value {
+        match &self.counts {
+            Counts::Projects(summary) => json!(summary),
+            Counts::Users(summary) => json!(summary),
+        }
+    }
+
+    /// The phase in the answer.
+    fn report(&self) -> Value {
+        let mut report = json!({
+            "subject": self.subject.name(),
+            "odoo_instance": self.instance.as_str(),
+            "mode": mode_name(self.mode),
+            "complete": matches!(self.end, Some(PhaseEnd::Done(_))),
+            "pages": self.pages,
+            "summary": self.summary_json(),
+            "applied": self.applied,
+        });
+        if let (Some(PhaseEnd::Failed(error)), Value::Object(object)) = (&self.end, &mut report) {
+            object.insert("error".to_owned(), Value::String(error.clone()));
+        }
+        report
+    }
+}
+
+/// What the invocation knows and has done so far.
+#[derive(Debug)]
+struct Run {
+    /// The projects' instance, which holds the lease.
+    instance: String,
+    language: String,
+    holder: String,
+    now: Timestamp,
+    asked: Mode,
+    dry_run: bool,
+    phases: Vec<Phase>,
+    current: usize,
+    read_bytes: u64,
     /// The answer to give once the lease is released.
     ending: Option<Response>,
     follow_up: bool,
@@ -250,17 +408,11 @@ impl Reconcile {
             language: config.language.clone(),
             holder: holder.to_owned(),
             now,
-            asked: None,
+            asked: Mode::Incremental,
             dry_run: false,
-            mode: Mode::Incremental,
-            watermark: None,
-            after_id: 0,
-            pass: None,
-            pages: 0,
+            phases: Vec::new(),
+            current: 0,
             read_bytes: 0,
-            summary: Summary::default(),
-            applied: Applied::default(),
-            done: None,
             ending: None,
             follow_up: false,
             pending_next: None,
@@ -269,7 +421,7 @@ impl Reconcile {
             Err(response) => Err(response),
             Ok((instance, options)) => {
                 run.instance = instance;
-                run.asked = options.mode;
+                run.asked = options.mode.unwrap_or(Mode::Incremental);
                 run.dry_run = options.dry_run;
                 Ok((
                     Step::Acquire,
@@ -385,28 +537,58 @@ fn odoo_away(sqlstate: Option<&str>) -> bool {
 }
 
 impl Run {
+    fn pages(&self) -> u32 {
+        self.phases.iter().map(|phase| phase.pages).sum()
+    }
+
     fn log(&self, outcome: &str, status: u16) -> LogFields {
         LogFields {
             outcome: outcome.to_owned(),
             status,
-            pages: self.pages,
+            pages: self.pages(),
             sqlstate: None,
         }
     }
 
-    fn read_params(&self) -> Vec<Param> {
-        let since = match self.mode {
-            Mode::Incremental => self
+    fn read_params(&self, phase: &Phase) -> Vec<Param> {
+        let since = match phase.mode {
+            Mode::Incremental => phase
                 .watermark
                 .map(|watermark| reconcile_plan::window_start(watermark).to_string()),
             Mode::Full => None,
         };
         vec![
-            Param::Text(self.instance.clone()),
-            Param::Int(self.after_id),
+            Param::Text(phase.instance.as_str().to_owned()),
+            Param::Int(phase.after_id),
             Param::Int(i64::from(PAGE_SIZE)),
             Param::text_or_null(since),
         ]
+    }
+
+    /// Reads the current phase's next page.
+    fn read(&mut self) -> (Step, Vec<Param>) {
+        match self.phases.get_mut(self.current) {
+            Some(phase) => {
+                phase.ran = true;
+                let subject = phase.subject;
+                let params = self.read_params(&self.phases[self.current]);
+                (Step::Read(subject), params)
+            }
+            None => self.failed("the reconcile lost its place", None),
+        }
+    }
+
+    /// The phase after the current one, or the end of the invocation.
+    fn next_phase(&mut self) -> (Step, Vec<Param>) {
+        self.current += 1;
+        if self.current < self.phases.len() {
+            // Its first page is read whatever the budget says: a round
+            // whose phases each end at the budget still moves forward.
+            self.read()
+        } else {
+            let report = self.report();
+            self.release(report)
+        }
     }
 
     fn release(&mut self, ending: Response) -> (Step, Vec<Param>) {
@@ -420,17 +602,21 @@ impl Run {
         )
     }
 
-    /// The answer of a pass that got this far.
-    fn report(&self, complete: bool) -> Response {
+    /// The answer of an invocation that got this far: complete when every
+    /// phase it ran finished.
+    fn report(&self) -> Response {
+        let ran: Vec<&Phase> = self.phases.iter().filter(|phase| phase.ran).collect();
+        let complete = ran
+            .iter()
+            .all(|phase| matches!(phase.end, Some(PhaseEnd::Done(_))));
         let outcome = if complete { "complete" } else { "partial" };
         let body = json!({
             "instance": self.instance,
-            "mode": mode_name(self.mode),
+            "mode": mode_name(self.asked),
             "dry_run": self.dry_run,
             "complete": complete,
-            "pages": self.pages,
-            "summary": self.summary,
-            "applied": self.applied,
+            "pages": self.pages(),
+            "phases": ran.iter().map(|phase| phase.report()).collect::<Vec<_>>(),
         });
         Response {
             status: 200,
@@ -440,74 +626,230 @@ impl Run {
         }
     }
 
-    fn failed(&mut self, status_detail: &str, sqlstate: Option<&str>) -> (Step, Vec<Param>) {
+    /// 503, after the lease is released.
+    fn failed(&mut self, detail: &str, sqlstate: Option<&str>) -> (Step, Vec<Param>) {
         let mut log = self.log("", 503);
         log.sqlstate = sqlstate.map(str::to_owned);
-        let response = problem(
-            503,
-            "unavailable",
-            "Temporarily unavailable",
-            status_detail,
-            log,
-        );
+        let response = problem(503, "unavailable", "Temporarily unavailable", detail, log);
         self.release(response)
     }
 
-    fn add(&mut self, plan: &Plan) {
-        let s = &mut self.summary;
-        let p = &plan.summary;
-        s.created += p.created;
-        s.updated += p.updated;
-        s.archived += p.archived;
-        s.unarchived += p.unarchived;
-        s.deleted += p.deleted;
-        s.unchanged += p.unchanged;
-        for (reason, count) in &p.skipped {
-            *s.skipped.entry(*reason).or_default() += count;
+    /// The current phase could not read or plan a page: 503 for the
+    /// projects' instance; for another, the phase is reported failed and
+    /// the next one runs.
+    fn phase_failed(&mut self, detail: &str, sqlstate: Option<&str>) -> (Step, Vec<Param>) {
+        let instance = self.instance.clone();
+        match self.phases.get_mut(self.current) {
+            Some(phase) if phase.instance.as_str() != instance => {
+                phase.end = Some(PhaseEnd::Failed(format!(
+                    "{} of instance {}: {detail}",
+                    phase.subject.name(),
+                    phase.instance
+                )));
+                self.next_phase()
+            }
+            _ => self.failed(detail, sqlstate),
         }
     }
 
-    /// After a page was planned (and applied): the next page, or the end.
+    /// After a page was planned (and applied): the next page, or the
+    /// phase's end.
     fn after_page(&mut self, next: Next, elapsed_ms: f64) -> (Step, Vec<Param>) {
+        let within_budget = elapsed_ms < TIME_BUDGET_MS && self.read_bytes < READ_BUDGET_BYTES;
+        let dry_run = self.dry_run;
+        let Some(phase) = self.phases.get_mut(self.current) else {
+            return self.failed("the reconcile lost its place", None);
+        };
         match next {
             Next::Done { watermark } => {
-                self.done = Some(watermark);
-                self.record(None)
+                phase.end = Some(PhaseEnd::Done(watermark));
+                if dry_run {
+                    self.next_phase()
+                } else {
+                    self.record()
+                }
             }
             Next::Page { after_id, pass } => {
-                self.after_id = after_id;
-                self.pass = Some(pass);
-                if elapsed_ms < TIME_BUDGET_MS && self.read_bytes < READ_BUDGET_BYTES {
-                    (Step::Read, self.read_params())
+                phase.after_id = after_id;
+                phase.pass = Some(pass);
+                if within_budget {
+                    self.read()
                 } else {
-                    self.follow_up = !self.dry_run;
-                    self.record(Some(after_id))
+                    phase.end = Some(PhaseEnd::Stopped(after_id));
+                    if dry_run {
+                        let report = self.report();
+                        self.release(report)
+                    } else {
+                        self.follow_up = true;
+                        self.record()
+                    }
                 }
             }
         }
     }
 
-    fn record(&mut self, resume_after: Option<i64>) -> (Step, Vec<Param>) {
-        if self.dry_run {
-            let report = self.report(resume_after.is_none());
-            return self.release(report);
-        }
-        let pass = match resume_after {
-            Some(_) => self.pass.and_then(|pass| serde_json::to_string(&pass).ok()),
-            None => None,
+    /// Records where the current phase stands.
+    fn record(&mut self) -> (Step, Vec<Param>) {
+        let Some(phase) = self.phases.get(self.current) else {
+            return self.failed("the reconcile lost its place", None);
         };
-        let watermark = self.done.flatten().map(|w| w.to_string());
+        let (resume_after, pass, watermark) = match &phase.end {
+            Some(PhaseEnd::Stopped(after_id)) => (
+                Some(after_id.to_string()),
+                phase
+                    .pass
+                    .and_then(|pass| serde_json::to_string(&pass).ok()),
+                None,
+            ),
+            Some(PhaseEnd::Done(watermark)) => (None, None, watermark.map(|w| w.to_string())),
+            _ => return self.failed("the reconcile lost its place", None),
+        };
+        let summary = json!({"summary": phase.summary_json(), "applied": phase.applied});
         (
             Step::Record,
             vec![
-                Param::Text(self.instance.clone()),
-                Param::Text(mode_name(self.mode).to_owned()),
-                Param::text_or_null(resume_after.map(|id| id.to_string())),
+                Param::Text(phase.instance.as_str().to_owned()),
+                Param::Text(phase.subject.name().to_owned()),
+                Param::Text(mode_name(phase.mode).to_owned()),
+                Param::text_or_null(resume_after),
                 Param::text_or_null(pass),
                 Param::text_or_null(watermark),
-                Param::Text(json!({"summary": self.summary, "applied": self.applied}).to_string()),
+                Param::Text(summary.to_string()),
             ],
         )
+    }
+
+    /// The phases `ops.reconcile_status` listed: this round starts at the
+    /// first with a resume of the asked mode, or at the first.
+    fn begin(&mut self, status: Status) -> (Step, Vec<Param>) {
+        if !status.projects_source {
+            let detail = format!(
+                "the function is misconfigured: OPS_RECONCILE_INSTANCE is {:?}, which is not the \
+                 Odoo instance the control plane's projects come from (ops.configure_odoo_instance \
+                 with p_projects_source => true)",
+                self.instance
+            );
+            return self.failed(&detail, None);
+        }
+        self.phases = status
+            .phases
+            .into_iter()
+            .map(|phase| Phase::new(phase, self.asked, self.dry_run))
+            .collect();
+        let projects_first = self.phases.first().is_some_and(|phase| {
+            phase.subject == Subject::Projects && phase.instance.as_str() == self.instance
+        });
+        if !projects_first {
+            return self.failed(
+                "the reconcile's state does not start with the projects' instance",
+                None,
+            );
+        }
+        self.current = self
+            .phases
+            .iter()
+            .position(Phase::resumes)
+            .unwrap_or_default();
+        self.read()
+    }
+
+    /// Plans the page the current phase read.
+    fn plan(&mut self, subject: Subject, text: &str, elapsed_ms: f64) -> (Step, Vec<Param>) {
+        self.read_bytes += text.len() as u64;
+        let Some(phase) = self.phases.get_mut(self.current) else {
+            return self.failed("the reconcile lost its place", None);
+        };
+        let planned = match subject {
+            Subject::Projects => serde_json::from_str::<Page>(text)
+                .map_err(|error| format!("the page read could not be planned: {error}"))
+                .and_then(|page| {
+                    reconcile_plan::plan(&Input {
+                        mode: phase.mode,
+                        watermark: phase.watermark,
+                        now: self.now,
+                        language: self.language.clone(),
+                        base_latest_version: page.base_latest_version,
+                        range: page.range,
+                        pass: phase.pass,
+                        odoo_projects: page.odoo_projects,
+                        projects: page.projects,
+                    })
+                    .map_err(|error| format!("the page could not be planned: {error}"))
+                })
+                .map(|plan| {
+                    if let Counts::Projects(summary) = &mut phase.counts {
+                        add_projects(summary, &plan.summary);
+                    }
+                    let apply = (!plan.changes.is_empty())
+                        .then(|| vec![Param::Text(changes_json(&plan.changes))]);
+                    (apply, plan.next)
+                }),
+            Subject::Users => serde_json::from_str::<UsersPage>(text)
+                .map_err(|error| format!("the page read could not be planned: {error}"))
+                .and_then(|page| {
+                    reconcile_plan::plan_users(&UsersInput {
+                        instance: phase.instance,
+                        mode: phase.mode,
+                        watermark: phase.watermark,
+                        now: self.now,
+                        range: page.range,
+                        pass: phase.pass,
+                        odoo_users: page.odoo_users,
+                        users: page.users,
+                    })
+                    .map_err(|error| format!("the page could not be planned: {error}"))
+                })
+                .map(|plan| {
+                    if let Counts::Users(summary) = &mut phase.counts {
+                        add_users(summary, &plan.summary);
+                    }
+                    let apply = (!plan.changes.is_empty()).then(|| {
+                        vec![
+                            Param::Text(phase.instance.as_str().to_owned()),
+                            Param::Text(changes_json(&plan.changes)),
+                        ]
+                    });
+                    (apply, plan.next)
+                }),
+        };
+        match planned {
+            Err(detail) => self.phase_failed(&detail, None),
+            Ok((apply, next)) => {
+                phase.pages += 1;
+                match apply {
+                    Some(params) if !self.dry_run => {
+                        // What follows once the changes are in.
+                        self.pending_next = Some(next);
+                        (Step::Apply(subject), params)
+                    }
+                    _ => self.after_page(next, elapsed_ms),
+                }
+            }
+        }
+    }
+}
+
+fn add_projects(total: &mut Summary, page: &Summary) {
+    total.created += page.created;
+    total.updated += page.updated;
+    total.archived += page.archived;
+    total.unarchived += page.unarchived;
+    total.deleted += page.deleted;
+    total.unchanged += page.unchanged;
+    for (reason, count) in &page.skipped {
+        *total.skipped.entry(*reason).or_default() += count;
+    }
+}
+
+fn add_users(total: &mut UsersSummary, page: &UsersSummary) {
+    total.created += page.created;
+    total.updated += page.updated;
+    total.archived += page.archived;
+    total.unarchived += page.unarchived;
+    total.deleted += page.deleted;
+    total.unchanged += page.unchanged;
+    for (reason, count) in &page.skipped {
+        *total.skipped.entry(*reason).or_default() += count;
     }
 }
 
@@ -520,8 +862,10 @@ impl Machine for Reconcile {
                 text: match step {
                     Step::Acquire => ACQUIRE_SQL,
                     Step::Status => STATUS_SQL,
-                    Step::Read => READ_SQL,
-                    Step::Apply => APPLY_SQL,
+                    Step::Read(Subject::Projects) => READ_SQL,
+                    Step::Read(Subject::Users) => READ_USERS_SQL,
+                    Step::Apply(Subject::Projects) => APPLY_SQL,
+                    Step::Apply(Subject::Users) => APPLY_USERS_SQL,
                     Step::Record => RECORD_SQL,
                     Step::Release => RELEASE_SQL,
                     Step::FollowUp => FOLLOW_UP_SQL,
@@ -557,110 +901,56 @@ impl Machine for Reconcile {
                 log.sqlstate = sqlstate.map(str::to_owned);
                 Err(problem(503, "unavailable", "Temporarily unavailable", "the control plane's database is unavailable", log))
             }
-            (Step::Status, Ok(text)) => {
-                let status: Status = text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
-                if !status.projects_source {
-                    let detail = format!(
-                        "the function is misconfigured: OPS_RECONCILE_INSTANCE is {:?}, which is not the \
-                         Odoo instance the control plane's projects come from (ops.configure_odoo_instance \
-                         with p_projects_source => true)",
-                        run.instance
-                    );
-                    self.pending = Ok(run.failed(&detail, None));
-                    return;
-                }
-                run.watermark = status.watermark;
-                let asked = run.asked.unwrap_or(Mode::Incremental);
-                // The first pass ever has no watermark: it reads everything.
-                run.mode = if asked == Mode::Incremental && status.watermark.is_none() {
-                    Mode::Full
-                } else {
-                    asked
-                };
-                if let (Some(mode), Some(after), Some(pass)) =
-                    (status.resume_mode, status.resume_after, status.resume_pass)
-                {
-                    if mode == run.mode && !run.dry_run {
-                        run.after_id = after;
-                        run.pass = Some(pass);
-                    }
-                }
-                Ok((Step::Read, run.read_params()))
-            }
+            (Step::Status, Ok(text)) => match text.and_then(|t| serde_json::from_str::<Status>(t).ok()) {
+                Some(status) => Ok(run.begin(status)),
+                None => Ok(run.failed("where the reconcile stands could not be read", None)),
+            },
             (Step::Status, Err(())) => Ok(run.failed("the control plane's database is unavailable", sqlstate)),
-            (Step::Read, Ok(Some(text))) => {
-                run.read_bytes += text.len() as u64;
-                match serde_json::from_str::<Page>(text) {
-                    Err(error) => Ok(run.failed(&format!("the page read could not be planned: {error}"), None)),
-                    Ok(page) => {
-                        let input = Input {
-                            mode: run.mode,
-                            watermark: run.watermark,
-                            now: run.now,
-                            language: run.language.clone(),
-                            base_latest_version: page.base_latest_version,
-                            range: page.range,
-                            pass: run.pass,
-                            odoo_projects: page.odoo_projects,
-                            projects: page.projects,
-                        };
-                        match reconcile_plan::plan(&input) {
-                            Err(error) => Ok(run.failed(&format!("the page could not be planned: {error}"), None)),
-                            Ok(plan) => {
-                                run.pages += 1;
-                                run.add(&plan);
-                                if plan.changes.is_empty() || run.dry_run {
-                                    Ok(run.after_page(plan.next, elapsed_ms))
-                                } else {
-                                    let changes = changes_json(&plan.changes);
-                                    // What follows once the changes are in.
-                                    run.pending_next = Some(plan.next);
-                                    Ok((Step::Apply, vec![Param::Text(changes)]))
-                                }
-                            }
-                        }
+            (Step::Read(subject), Ok(Some(text))) => Ok(run.plan(subject, text, elapsed_ms)),
+            (Step::Read(_), Ok(None)) => Ok(run.phase_failed("the page read answered nothing", None)),
+            (Step::Read(_), Err(())) if odoo_away(sqlstate) => Ok(run.phase_failed(
+                "Odoo's database cannot be reached through the wrapper; nothing was written for this page",
+                sqlstate,
+            )),
+            (Step::Read(_), Err(())) => Ok(run.phase_failed("the page could not be read", sqlstate)),
+            (Step::Apply(_), Ok(text)) => {
+                let applied = text.and_then(|t| serde_json::from_str::<Applied>(t).ok());
+                match (run.phases.get_mut(run.current), run.pending_next.take()) {
+                    (Some(phase), Some(next)) => {
+                        phase.applied.add(applied.unwrap_or_default());
+                        Ok(run.after_page(next, elapsed_ms))
                     }
+                    _ => Ok(run.failed("the reconcile lost its place", None)),
                 }
             }
-            (Step::Read, Ok(None)) => Ok(run.failed("the page read answered nothing", None)),
-            (Step::Read, Err(())) if odoo_away(sqlstate) => {
-                Ok(run.failed("Odoo's database cannot be reached through the wrapper; nothing was written for this page", sqlstate))
-            }
-            (Step::Read, Err(())) => Ok(run.failed("the page could not be read", sqlstate)),
-            (Step::Apply, Ok(text)) => {
-                if let Some(applied) = text.and_then(|t| serde_json::from_str::<Applied>(t).ok()) {
-                    run.applied.applied += applied.applied;
-                    run.applied.stale += applied.stale;
-                    run.applied.deferred += applied.deferred;
-                    for (effect, count) in applied.effects {
-                        *run.applied.effects.entry(effect).or_default() += count;
-                    }
-                }
-                match run.pending_next.take() {
-                    Some(next) => Ok(run.after_page(next, elapsed_ms)),
-                    None => Ok(run.failed("the reconcile lost its place", None)),
-                }
-            }
-            (Step::Apply, Err(())) => Ok(run.failed("the changes could not be applied; they will be planned again", sqlstate)),
+            (Step::Apply(_), Err(())) => Ok(run.failed("the changes could not be applied; they will be planned again", sqlstate)),
             (Step::Record, Ok(_)) => {
-                let report = run.report(run.done.is_some());
-                Ok(run.release(report))
+                let stopped = run
+                    .phases
+                    .get(run.current)
+                    .is_some_and(|phase| matches!(phase.end, Some(PhaseEnd::Stopped(_))));
+                if stopped {
+                    let report = run.report();
+                    Ok(run.release(report))
+                } else {
+                    Ok(run.next_phase())
+                }
             }
             (Step::Record, Err(())) => Ok(run.failed("where the pass stands could not be recorded", sqlstate)),
             (Step::Release, _) => {
                 if run.follow_up {
                     run.follow_up = false;
-                    Ok((Step::FollowUp, vec![Param::Text(mode_name(run.mode).to_owned())]))
+                    Ok((Step::FollowUp, vec![Param::Text(mode_name(run.asked).to_owned())]))
                 } else {
-                    Err(run.ending.take().unwrap_or_else(|| run.report(false)))
+                    Err(run.ending.take().unwrap_or_else(|| run.report()))
                 }
             }
-            (Step::FollowUp, _) => Err(run.ending.take().unwrap_or_else(|| run.report(false))),
+            (Step::FollowUp, _) => Err(run.ending.take().unwrap_or_else(|| run.report())),
         };
     }
 }
 
-fn changes_json(changes: &[Change]) -> String {
+fn changes_json<T: Serialize>(changes: &[T]) -> String {
     // Plain data always serializes.
     serde_json::to_string(changes).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -4,7 +4,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
-select plan(14);
+select plan(19);
 
 insert into ops.projects (project_id, name, odoo_version, described_at, described_by) values
     ('odoo-9801', 'Named by an event', '19.0', '2026-11-26 10:00:00+00', 'msg_1');
@@ -42,20 +42,34 @@ select is(ops.reconcile_apply('[
 select is((select active from ops.projects where project_id = 'odoo-9802'), false,
           'the archive that was waiting for it applied');
 
--- The state: resume, then complete; the watermark never goes back to null.
-select ops.reconcile_record('prod', 'full', 1000, '{"started_at": "2026-11-26T12:00:00Z", "high_water": null}',
+-- The state, per phase: resume, then complete; the watermark never goes
+-- back to null.
+select ops.reconcile_record('prod', 'projects', 'full', 1000, '{"started_at": "2026-11-26T12:00:00Z", "high_water": null}',
                             null, '{}');
-select is((select (resume_mode, resume_after)::text from ops_private.reconcile_state where odoo_instance = 'prod'),
+select is((select (resume_mode, resume_after)::text from ops_private.reconcile_state where odoo_instance = 'prod' and subject = 'projects'),
           '(full,1000)', 'a pass stopped at its budget records where to resume');
-select ops.reconcile_record('prod', 'full', null, null, '2026-11-26 11:00:00+00', '{}');
-select is((select (resume_mode is null, watermark)::text from ops_private.reconcile_state where odoo_instance = 'prod'),
+select ops.reconcile_record('prod', 'users', 'full', 5, '{"started_at": "2026-11-26T12:00:00Z", "high_water": null}',
+                            null, '{}');
+select ops.reconcile_record('prod', 'projects', 'full', null, null, '2026-11-26 11:00:00+00', '{}');
+select is((select (resume_mode is null, watermark)::text from ops_private.reconcile_state
+            where odoo_instance = 'prod' and subject = 'projects'),
           '(t,"2026-11-26 11:00:00+00")', 'a completed pass sets the watermark and clears the resume');
-select ops.reconcile_record('prod', 'incremental', null, null, null, '{}');
-select is((select watermark from ops_private.reconcile_state where odoo_instance = 'prod'),
+select is((select (resume_mode, resume_after, watermark)::text from ops_private.reconcile_state
+            where odoo_instance = 'prod' and subject = 'users'),
+          '(full,5,)', '...and leaves the other phase''s resume alone');
+select ops.reconcile_record('prod', 'projects', 'incremental', null, null, null, '{}');
+select is((select watermark from ops_private.reconcile_state where odoo_instance = 'prod' and subject = 'projects'),
           '2026-11-26 11:00:00+00'::timestamptz, 'a pass that saw nothing keeps the watermark');
+select throws_ok($$select ops.reconcile_record('prod', 'tasks', 'full', null, null, null, '{}')$$, '23514', null,
+                 'a subject is projects or users');
 
 select ok(ops.reconcile_acquire('prod', 'holder-a', 60) and not ops.reconcile_acquire('prod', 'holder-b', 60),
           'one holder at a time');
+select is((select count(*)::int from ops_private.reconcile_state where lease_holder is not null), 1,
+          'the lease is one row: the projects'' instance''s projects');
+select ops.reconcile_release('prod', 'holder-b');
+select ok(not ops.reconcile_acquire('prod', 'holder-b', 60), 'only its holder releases it');
+select ops.reconcile_release('prod', 'holder-a');
 
 select ok(not has_function_privilege('authenticated', 'ops.reconcile_apply(jsonb)', 'execute')
           and not has_function_privilege('anon', 'ops.reconcile_read(text, bigint, integer, timestamptz)', 'execute')
@@ -78,6 +92,13 @@ select throws_ok($$select ops.reconcile_read('dev', 0, 10, null)$$, '08001', nul
                  'Odoo unreachable: the read fails with a connection error');
 select is(ops.reconcile_status('dev')::jsonb ->> 'projects_source', 'false',
           'an instance other than the projects'' source says so');
+-- The phases in the order the machine runs them: the projects' instance's
+-- projects, its users, then the other instances' users by name; each with
+-- where it stands.
+select is((select jsonb_agg(jsonb_build_array(p ->> 'subject', p ->> 'odoo_instance', p ->> 'resume_after'))
+             from jsonb_array_elements(ops.reconcile_status('prod')::jsonb -> 'phases') p),
+          '[["projects", "prod", null], ["users", "prod", "5"], ["users", "dev", null]]'::jsonb,
+          'the phases: projects, then the users of every instance, the projects'' instance first');
 
 select * from finish();
 rollback;
