@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { connect, deliver, functionsUrl, serveFunctions } from "./support.ts";
+import { odooNow, odooProject, withDatabases } from "./odoo.ts";
 
 const secret = Deno.env.get("OPS_RECONCILE_SECRET") ?? "";
-const odooUrl = Deno.env.get("ODOO_DB_URL") ?? "";
 const unsanitized = { sanitizeOps: false, sanitizeResources: false };
 
 async function reconcile(body: unknown, url = functionsUrl, bearer = secret) {
@@ -23,43 +23,10 @@ function freshOdooProjectId(): number {
   return 100_000 + Math.floor(Math.random() * 1_000_000_000);
 }
 
-/** Odoo's now, as Odoo writes write_date: UTC without a zone. */
-const odooNow = "(now() at time zone 'utc')";
-
 async function project(sql: postgres.Sql, id: number) {
   const [row] = await sql`select name, active, deleted_at is not null as deleted
                             from ops.projects where project_id = ${"odoo-" + id}`;
   return row ? { ...row } : undefined;
-}
-
-async function withDatabases(fn: (sql: postgres.Sql, odoo: postgres.Sql) => Promise<void>) {
-  const sql = connect();
-  const odoo = postgres(odooUrl, { max: 2, onnotice: () => {} });
-  try {
-    await fn(sql, odoo);
-  } finally {
-    await odoo.end();
-    await sql.end();
-  }
-}
-
-/**
- * Creates a project in Odoo as Odoo does (the columns its NOT NULLs need),
- * written `minutesAgo` minutes ago.
- */
-async function odooProject(
-  odoo: postgres.Sql,
-  id: number,
-  name: Record<string, string>,
-  minutesAgo = 0,
-) {
-  await odoo`
-    insert into project_project (id, name, active, alias_id, privacy_visibility,
-                                 last_update_status, create_date, write_date)
-    values (${id}, ${odoo.json(name)}, true, 1, 'employees', 'to_define',
-            ${odoo.unsafe(odooNow)}, ${
-    odoo.unsafe(odooNow)
-  } - make_interval(mins => ${minutesAgo}))`;
 }
 
 Deno.test({

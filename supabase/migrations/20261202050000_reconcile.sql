@@ -57,11 +57,14 @@ create index projects_odoo_id on ops.projects ((substr(project_id, 6)::bigint));
 -- incremental mode only those written at or after p_since, the window's
 -- start the planner computed), and the control plane's rows of the same id
 -- range: up to the page's last id, or all after p_after when the page came
--- back short (through_id null), so that what is gone from Odoo shows. A
--- failure to reach Odoo is the wrapper's error (SQLSTATE class 08 or HV),
--- which the machine answers with 503, having written nothing.
+-- back short (through_id null), so that what is gone from Odoo shows. With
+-- p_ids (ops-odoo-nudge's re-read of the ids Odoo nudged), both sides are
+-- only those ids: Odoo's by its primary key, never a scan. A failure to
+-- reach Odoo is the wrapper's error (SQLSTATE class 08 or HV), which the
+-- machine answers with 503, having written nothing.
 create function ops.reconcile_read(
-    p_instance text, p_after bigint, p_limit integer, p_since timestamptz)
+    p_instance text, p_after bigint, p_limit integer, p_since timestamptz,
+    p_ids bigint[] default null)
 returns text
 language plpgsql
 stable
@@ -92,9 +95,10 @@ begin
                   from %1$I.project_project
                  where id > $1
                    and ($3::timestamptz is null or write_date >= ($3::timestamptz at time zone 'UTC'))
+                   and ($4::bigint[] is null or id = any ($4::bigint[]))
                  order by id
                  limit $2) p
-    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since;
+    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since, p_ids;
     execute pg_catalog.format($sql$
         select max(latest_version) from %1$I.ir_module_module where name = 'base'
     $sql$, v_schema) into v_series;
@@ -109,7 +113,8 @@ begin
       into v_ops
       from ops.projects p
      where substr(p.project_id, 6)::bigint > p_after
-       and (v_through is null or substr(p.project_id, 6)::bigint <= v_through);
+       and (v_through is null or substr(p.project_id, 6)::bigint <= v_through)
+       and (p_ids is null or substr(p.project_id, 6)::bigint = any (p_ids));
 
     return jsonb_build_object(
         'odoo_projects', v_odoo, 'projects', v_ops, 'base_latest_version', v_series,
@@ -117,7 +122,7 @@ begin
 end;
 $$;
 
-comment on function ops.reconcile_read(text, bigint, integer, timestamptz) is
+comment on function ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]) is
     'One page of Odoo''s projects (through the wrapper) and the control plane''s, for the reconcile planner.';
 
 -- ---------------------------------------------------------------------------
@@ -281,7 +286,7 @@ $$;
 revoke all on function
     ops.reconcile_acquire(text, text, integer),
     ops.reconcile_release(text, text),
-    ops.reconcile_read(text, bigint, integer, timestamptz),
+    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]),
     ops.reconcile_apply(jsonb),
     ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)
@@ -289,7 +294,7 @@ revoke all on function
 grant execute on function
     ops.reconcile_acquire(text, text, integer),
     ops.reconcile_release(text, text),
-    ops.reconcile_read(text, bigint, integer, timestamptz),
+    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]),
     ops.reconcile_apply(jsonb),
     ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)

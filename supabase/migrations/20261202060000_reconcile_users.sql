@@ -29,7 +29,8 @@
 -- shows. A failure to reach Odoo is the wrapper's error (SQLSTATE class 08
 -- or HV), which the machine answers with 503, having written nothing.
 create function ops.reconcile_read_users(
-    p_instance text, p_after bigint, p_limit integer, p_since timestamptz)
+    p_instance text, p_after bigint, p_limit integer, p_since timestamptz,
+    p_ids bigint[] default null)
 returns text
 language plpgsql
 stable
@@ -67,9 +68,10 @@ begin
                    and ($3::timestamptz is null
                         or u.write_date >= ($3::timestamptz at time zone 'UTC')
                         or p.write_date >= ($3::timestamptz at time zone 'UTC'))
+                   and ($4::bigint[] is null or u.id = any ($4::bigint[]))
                  order by u.id
                  limit $2) u
-    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since;
+    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since, p_ids;
     v_through := case when v_count < p_limit then null else v_last end;
 
     select coalesce(jsonb_agg(jsonb_build_object(
@@ -83,7 +85,8 @@ begin
       from ops.odoo_users o
      where o.odoo_instance = p_instance
        and o.odoo_user_id > p_after
-       and (v_through is null or o.odoo_user_id <= v_through);
+       and (v_through is null or o.odoo_user_id <= v_through)
+       and (p_ids is null or o.odoo_user_id = any (p_ids));
 
     return jsonb_build_object(
         'odoo_users', v_odoo, 'users', v_ops,
@@ -91,7 +94,7 @@ begin
 end;
 $$;
 
-comment on function ops.reconcile_read_users(text, bigint, integer, timestamptz) is
+comment on function ops.reconcile_read_users(text, bigint, integer, timestamptz, bigint[]) is
     'One page of an Odoo instance''s users with their partners'' emails (through the wrapper) and the control plane''s, for the reconcile planner.';
 
 -- ---------------------------------------------------------------------------
@@ -198,10 +201,10 @@ comment on function ops.reconcile_apply_users(text, jsonb) is
     'Applies the reconcile planner''s user changes of one Odoo instance through ops.apply_user_event, the rule of ops-ingest.';
 
 revoke all on function
-    ops.reconcile_read_users(text, bigint, integer, timestamptz),
+    ops.reconcile_read_users(text, bigint, integer, timestamptz, bigint[]),
     ops.reconcile_apply_users(text, jsonb)
     from public;
 grant execute on function
-    ops.reconcile_read_users(text, bigint, integer, timestamptz),
+    ops.reconcile_read_users(text, bigint, integer, timestamptz, bigint[]),
     ops.reconcile_apply_users(text, jsonb)
     to service_role;

@@ -179,6 +179,7 @@ fn dev(root: &Path) -> Result<()> {
         "OPS_CRON_SECRET",
         "OPS_AUTH_HOOK_SECRET",
         "OPS_RECONCILE_SECRET",
+        "OPS_NUDGE_TOKENS",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
     ] {

@@ -41,6 +41,7 @@ const KEPT_SECRETS: &[&str] = &[
     "OPS_CRON_SECRET",
     "OPS_AUTH_HOOK_SECRET",
     "OPS_RECONCILE_SECRET",
+    "OPS_NUDGE_TOKENS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 ];
@@ -311,6 +312,8 @@ struct Secrets {
     cron: String,
     auth_hook: String,
     reconcile: String,
+    /// The token in the URL Odoo's webhook calls ops-odoo-nudge at.
+    nudge: String,
     access_key: String,
     secret_key: String,
     /// The password of the wrapper's Odoo role, `odoo_fdw_reader`. Only the
@@ -329,6 +332,8 @@ impl Secrets {
             ),
             cron: hex(&random_bytes(32)?),
             reconcile: hex(&random_bytes(32)?),
+            // 256 bits in a URL path segment: base64url, no padding.
+            nudge: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(32)?),
             // Supabase Auth's form of the same kind of secret: "v1," first.
             auth_hook: format!(
                 "v1,whsec_{}",
@@ -355,6 +360,7 @@ impl Secrets {
                 "OPS_CRON_SECRET" => secrets.cron = value,
                 "OPS_AUTH_HOOK_SECRET" => secrets.auth_hook = value,
                 "OPS_RECONCILE_SECRET" => secrets.reconcile = value,
+                "OPS_NUDGE_TOKENS" => secrets.nudge = value,
                 "AWS_ACCESS_KEY_ID" => secrets.access_key = value,
                 "AWS_SECRET_ACCESS_KEY" => secrets.secret_key = value,
                 _ => {}
@@ -375,6 +381,7 @@ fn stack_env(ports: &Ports, secrets: &Secrets) -> Vec<(String, String)> {
         ("OPS_CRON_SECRET", secrets.cron.clone()),
         ("OPS_AUTH_HOOK_SECRET", secrets.auth_hook.clone()),
         ("OPS_RECONCILE_SECRET", secrets.reconcile.clone()),
+        ("OPS_NUDGE_TOKENS", secrets.nudge.clone()),
         ("S3_ENDPOINT", format!("http://127.0.0.1:{}", ports.s3)),
         ("S3_BUCKET", S3_BUCKET.to_string()),
         ("AWS_ACCESS_KEY_ID", secrets.access_key.clone()),

@@ -142,6 +142,17 @@ fn problem(status: u16, slug: &str, title: &str, detail: &str, log: LogFields) -
     }
 }
 
+/// The answer to a body longer than `max` bytes.
+fn too_large(max: usize) -> Response {
+    problem(
+        413,
+        "body-too-large",
+        "Body too large",
+        &format!("the body is longer than {max} bytes"),
+        LogFields::default(),
+    )
+}
+
 /// The body a caller may send.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -455,13 +466,7 @@ fn start(
         ));
     }
     if !body_complete || body.len() > MAX_BODY_BYTES {
-        return Err(problem(
-            413,
-            "body-too-large",
-            "Body too large",
-            &format!("the body is longer than {MAX_BODY_BYTES} bytes"),
-            log(),
-        ));
+        return Err(too_large(MAX_BODY_BYTES));
     }
     let Some(secret) = &config.secret else {
         return Err(problem(
@@ -954,6 +959,8 @@ fn changes_json<T: Serialize>(changes: &[T]) -> String {
     // Plain data always serializes.
     serde_json::to_string(changes).unwrap_or_else(|_| "[]".to_owned())
 }
+
+pub mod nudge;
 
 #[cfg(test)]
 mod tests;

@@ -224,8 +224,8 @@ select throws_ok($$select ops.reconcile_apply_users('prod', jsonb_build_array(
 select is(pg_temp.user_row(2), 'Ana@Example.com|admin@example.com|admin@example.com|active|internal|live',
     '...none of which applied');
 
-select ok(not has_function_privilege('anon', 'ops.reconcile_read_users(text, bigint, integer, timestamptz)', 'execute')
-          and not has_function_privilege('authenticated', 'ops.reconcile_read_users(text, bigint, integer, timestamptz)', 'execute')
+select ok(not has_function_privilege('anon', 'ops.reconcile_read_users(text, bigint, integer, timestamptz, bigint[])', 'execute')
+          and not has_function_privilege('authenticated', 'ops.reconcile_read_users(text, bigint, integer, timestamptz, bigint[])', 'execute')
           and not has_function_privilege('anon', 'ops.reconcile_apply_users(text, jsonb)', 'execute')
           and not has_function_privilege('authenticated', 'ops.reconcile_apply_users(text, jsonb)', 'execute')
           and has_function_privilege('service_role', 'ops.reconcile_apply_users(text, jsonb)', 'execute'),
