@@ -290,6 +290,15 @@ enum Counts {
     Users(UsersSummary),
 }
 
+impl Counts {
+    fn json(&self) -> Value {
+        match self {
+            Counts::Projects(summary) => json!(summary),
+            Counts::Users(summary) => json!(summary),
+        }
+    }
+}
+
 /// How a phase ended in this invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PhaseEnd {
@@ -357,10 +366,7 @@ impl Phase {
     }
 
     fn summary_json(&self) -> Value {
-        match &self.counts {
-            Counts::Projects(summary) => json!(summary),
-            Counts::Users(summary) => json!(summary),
-        }
+        self.counts.json()
     }
 
     /// The phase in the answer.
@@ -764,72 +770,110 @@ impl Run {
         let Some(phase) = self.phases.get_mut(self.current) else {
             return self.failed("the reconcile lost its place", None);
         };
-        let planned = match subject {
-            Subject::Projects => serde_json::from_str::<Page>(text)
-                .map_err(|error| format!("the page read could not be planned: {error}"))
-                .and_then(|page| {
-                    reconcile_plan::plan(&Input {
-                        mode: phase.mode,
-                        watermark: phase.watermark,
-                        now: self.now,
-                        language: self.language.clone(),
-                        base_latest_version: page.base_latest_version,
-                        range: page.range,
-                        pass: phase.pass,
-                        odoo_projects: page.odoo_projects,
-                        projects: page.projects,
-                    })
-                    .map_err(|error| format!("the page could not be planned: {error}"))
-                })
-                .map(|plan| {
-                    if let Counts::Projects(summary) = &mut phase.counts {
-                        add_projects(summary, &plan.summary);
-                    }
-                    let apply = (!plan.changes.is_empty())
-                        .then(|| vec![Param::Text(changes_json(&plan.changes))]);
-                    (apply, plan.next)
-                }),
-            Subject::Users => serde_json::from_str::<UsersPage>(text)
-                .map_err(|error| format!("the page read could not be planned: {error}"))
-                .and_then(|page| {
-                    reconcile_plan::plan_users(&UsersInput {
-                        instance: phase.instance,
-                        mode: phase.mode,
-                        watermark: phase.watermark,
-                        now: self.now,
-                        range: page.range,
-                        pass: phase.pass,
-                        odoo_users: page.odoo_users,
-                        users: page.users,
-                    })
-                    .map_err(|error| format!("the page could not be planned: {error}"))
-                })
-                .map(|plan| {
-                    if let Counts::Users(summary) = &mut phase.counts {
-                        add_users(summary, &plan.summary);
-                    }
-                    let apply = (!plan.changes.is_empty()).then(|| {
-                        vec![
-                            Param::Text(phase.instance.as_str().to_owned()),
-                            Param::Text(changes_json(&plan.changes)),
-                        ]
-                    });
-                    (apply, plan.next)
-                }),
-        };
+        let planned = plan_page(
+            subject,
+            text,
+            &PageContext {
+                instance: phase.instance,
+                mode: phase.mode,
+                watermark: phase.watermark,
+                pass: phase.pass,
+                now: self.now,
+                language: &self.language,
+            },
+        );
         match planned {
             Err(detail) => self.phase_failed(&detail, None),
-            Ok((apply, next)) => {
+            Ok(planned) => {
+                match (&mut phase.counts, &planned.counts) {
+                    (Counts::Projects(total), Counts::Projects(page)) => add_projects(total, page),
+                    (Counts::Users(total), Counts::Users(page)) => add_users(total, page),
+                    _ => {}
+                }
                 phase.pages += 1;
-                match apply {
+                match planned.apply {
                     Some(params) if !self.dry_run => {
                         // What follows once the changes are in.
-                        self.pending_next = Some(next);
+                        self.pending_next = Some(planned.next);
                         (Step::Apply(subject), params)
                     }
-                    _ => self.after_page(next, elapsed_ms),
+                    _ => self.after_page(planned.next, elapsed_ms),
                 }
             }
+        }
+    }
+}
+
+/// What a page is planned with, besides what was read.
+struct PageContext<'a> {
+    instance: Environment,
+    mode: Mode,
+    watermark: Option<Timestamp>,
+    pass: Option<Pass>,
+    now: Timestamp,
+    language: &'a str,
+}
+
+/// One page planned: its counts, the apply statement's parameters (none
+/// when nothing changes) and what follows it.
+struct Planned {
+    counts: Counts,
+    apply: Option<Vec<Param>>,
+    next: Next,
+}
+
+/// Plans what `ops.reconcile_read` or `ops.reconcile_read_users` answered,
+/// for ops-reconcile's pages and ops-odoo-nudge's re-reads alike.
+fn plan_page(subject: Subject, text: &str, context: &PageContext<'_>) -> Result<Planned, String> {
+    let unreadable =
+        |error: serde_json::Error| format!("the page read could not be planned: {error}");
+    let unplannable =
+        |error: reconcile_plan::Error| format!("the page could not be planned: {error}");
+    match subject {
+        Subject::Projects => {
+            let page = serde_json::from_str::<Page>(text).map_err(unreadable)?;
+            let plan = reconcile_plan::plan(&Input {
+                mode: context.mode,
+                watermark: context.watermark,
+                now: context.now,
+                language: context.language.to_owned(),
+                base_latest_version: page.base_latest_version,
+                range: page.range,
+                pass: context.pass,
+                odoo_projects: page.odoo_projects,
+                projects: page.projects,
+            })
+            .map_err(unplannable)?;
+            Ok(Planned {
+                apply: (!plan.changes.is_empty())
+                    .then(|| vec![Param::Text(changes_json(&plan.changes))]),
+                counts: Counts::Projects(plan.summary),
+                next: plan.next,
+            })
+        }
+        Subject::Users => {
+            let page = serde_json::from_str::<UsersPage>(text).map_err(unreadable)?;
+            let plan = reconcile_plan::plan_users(&UsersInput {
+                instance: context.instance,
+                mode: context.mode,
+                watermark: context.watermark,
+                now: context.now,
+                range: page.range,
+                pass: context.pass,
+                odoo_users: page.odoo_users,
+                users: page.users,
+            })
+            .map_err(unplannable)?;
+            Ok(Planned {
+                apply: (!plan.changes.is_empty()).then(|| {
+                    vec![
+                        Param::Text(context.instance.as_str().to_owned()),
+                        Param::Text(changes_json(&plan.changes)),
+                    ]
+                }),
+                counts: Counts::Users(plan.summary),
+                next: plan.next,
+            })
         }
     }
 }

@@ -34,12 +34,11 @@
 //! wait in the queue for the next nudge after it, or for the hourly
 //! reconcile, which reads them by `write_date` anyway.
 
-use super::{problem, too_large, Applied, LogFields, Page, Response, UsersPage};
+use super::{plan_page, problem, too_large, Applied, LogFields, PageContext, Response, Subject};
 use super::{APPLY_SQL, APPLY_USERS_SQL};
 use function_io::{Answer, Io, Machine, Param};
 use ops_values::Environment;
-use reconcile_plan::users::UsersInput;
-use reconcile_plan::{Input, Mode, Timestamp};
+use reconcile_plan::{Mode, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -105,23 +104,6 @@ impl NudgeConfig {
     }
 }
 
-/// Which records a nudge names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Kind {
-    Projects,
-    Users,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Projects => "projects",
-            Kind::Users => "users",
-        }
-    }
-}
-
 /// What `ops.nudge_odoo` answers.
 #[derive(Deserialize)]
 struct Queued {
@@ -138,7 +120,7 @@ struct Queued {
 
 #[derive(Deserialize, Clone, Debug)]
 struct Claim {
-    subject: Kind,
+    subject: Subject,
     ids: Vec<i64>,
 }
 
@@ -171,8 +153,6 @@ pub struct Nudge {
     claims: Vec<Claim>,
     current: usize,
     rereads: Vec<Reread>,
-    /// The pending apply's statement: the projects' or the users'.
-    apply_text: &'static str,
 }
 
 fn accepted(body: Value, outcome: &str) -> Response {
@@ -211,7 +191,6 @@ impl Nudge {
             claims: Vec::new(),
             current: 0,
             rereads: Vec::new(),
-            apply_text: APPLY_SQL,
         };
         nudge.pending = match check(config, method, path, body, body_complete) {
             Err(response) => Err(response),
@@ -335,78 +314,30 @@ impl Nudge {
 
     /// Plans the claim's read as a full pass over exactly those ids.
     fn plan(&mut self, text: &str) -> (Step, Vec<Param>) {
-        let Some(claim) = self.claims.get(self.current) else {
+        let (Some(claim), Some(instance)) = (self.claims.get(self.current), self.instance) else {
             return self.failed("the nudge lost its place");
         };
-        let planned = match claim.subject {
-            Kind::Projects => serde_json::from_str::<Page>(text)
-                .map_err(|error| error.to_string())
-                .and_then(|page| {
-                    reconcile_plan::plan(&Input {
-                        mode: Mode::Full,
-                        watermark: None,
-                        now: self.now,
-                        language: self.language.clone(),
-                        base_latest_version: page.base_latest_version,
-                        range: page.range,
-                        pass: None,
-                        odoo_projects: page.odoo_projects,
-                        projects: page.projects,
-                    })
-                    .map_err(|error| error.to_string())
-                })
-                .map(|plan| {
-                    let apply = (!plan.changes.is_empty()).then(|| {
-                        (
-                            APPLY_SQL,
-                            vec![Param::Text(super::changes_json(&plan.changes))],
-                        )
-                    });
-                    (json!(plan.summary), apply)
-                }),
-            Kind::Users => match self.instance {
-                None => Err("no instance".to_owned()),
-                Some(instance) => serde_json::from_str::<UsersPage>(text)
-                    .map_err(|error| error.to_string())
-                    .and_then(|page| {
-                        reconcile_plan::plan_users(&UsersInput {
-                            instance,
-                            mode: Mode::Full,
-                            watermark: None,
-                            now: self.now,
-                            range: page.range,
-                            pass: None,
-                            odoo_users: page.odoo_users,
-                            users: page.users,
-                        })
-                        .map_err(|error| error.to_string())
-                    })
-                    .map(|plan| {
-                        let apply = (!plan.changes.is_empty()).then(|| {
-                            (
-                                APPLY_USERS_SQL,
-                                vec![
-                                    Param::Text(instance.as_str().to_owned()),
-                                    Param::Text(super::changes_json(&plan.changes)),
-                                ],
-                            )
-                        });
-                        (json!(plan.summary), apply)
-                    }),
+        let planned = plan_page(
+            claim.subject,
+            text,
+            &PageContext {
+                instance,
+                mode: Mode::Full,
+                watermark: None,
+                pass: None,
+                now: self.now,
+                language: &self.language,
             },
-        };
+        );
         match planned {
-            Err(error) => self.failed(&format!("the records read could not be planned: {error}")),
-            Ok((summary, apply)) => {
+            Err(detail) => self.failed(&detail),
+            Ok(planned) => {
                 self.rereads.push(Reread {
-                    summary,
+                    summary: planned.counts.json(),
                     ..Reread::default()
                 });
-                match apply {
-                    Some((text, params)) => {
-                        self.apply_text = text;
-                        (Step::Apply, params)
-                    }
+                match planned.apply {
+                    Some(params) => (Step::Apply, params),
                     None => self.done(true),
                 }
             }
@@ -458,7 +389,7 @@ enum Checked {
     },
     Nudged {
         instance: Environment,
-        record: Option<(Kind, i64)>,
+        record: Option<(Subject, i64)>,
     },
 }
 
@@ -573,8 +504,8 @@ fn check(
         }
     };
     let kind = match model.as_str() {
-        "project.project" => Kind::Projects,
-        "res.users" => Kind::Users,
+        "project.project" => Subject::Projects,
+        "res.users" => Subject::Users,
         _ => return Ok(Checked::Ignored { instance, model }),
     };
     Ok(Checked::Nudged {
@@ -595,10 +526,13 @@ impl Machine for Nudge {
                 text: match step {
                     Step::Queue => NUDGE_SQL,
                     Step::Read => match self.claims.get(self.current).map(|claim| claim.subject) {
-                        Some(Kind::Users) => READ_USERS_SQL,
+                        Some(Subject::Users) => READ_USERS_SQL,
                         _ => READ_SQL,
                     },
-                    Step::Apply => self.apply_text,
+                    Step::Apply => match self.claims.get(self.current).map(|claim| claim.subject) {
+                        Some(Subject::Users) => APPLY_USERS_SQL,
+                        _ => APPLY_SQL,
+                    },
                     Step::Done => DONE_SQL,
                 },
                 params,
