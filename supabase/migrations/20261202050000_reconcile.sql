@@ -57,72 +57,122 @@ create index projects_odoo_id on ops.projects ((substr(project_id, 6)::bigint));
 -- incremental mode only those written at or after p_since, the window's
 -- start the planner computed), and the control plane's rows of the same id
 -- range: up to the page's last id, or all after p_after when the page came
--- back short (through_id null), so that what is gone from Odoo shows. With
--- p_ids (ops-odoo-nudge's re-read of the ids Odoo nudged), both sides are
--- only those ids: Odoo's by its primary key, never a scan. A failure to
--- reach Odoo is the wrapper's error (SQLSTATE class 08 or HV), which the
--- machine answers with 503, having written nothing.
+-- back short (through_id null), so that what is gone from Odoo shows. In
+-- incremental mode, which finds no deletion, only the control plane's rows
+-- of the ids Odoo's page holds. With p_ids (ops-odoo-nudge's re-read of the
+-- ids Odoo nudged), both sides are only those ids: Odoo's by its primary
+-- key, never a scan. A failure to reach Odoo is the wrapper's error
+-- (SQLSTATE class 08 or HV), which the machine answers with 503, having
+-- written nothing.
+--
+-- p_agreement ({"language", "series", "base_latest_version", "now"}, from
+-- reconcile_plan::agreement) leaves out the pairs that already agree, and
+-- counts them in "agreed": {"count", "latest_write_date"}. A full pass
+-- compares every project, and shipping 100,000 pairs that agree to the
+-- planner cost five times what comparing them here does. The rule is the
+-- planner's "unchanged", restated for the one case it is sure of, and only
+-- for it: both sides present, the control plane's row not deleted, Odoo's
+-- not a template, written after the window's start and not after the
+-- machine's now, its name in the language (else en_US) a string equal to
+-- the control plane's, the same series and the same active. The series
+-- counts only if base's latest_version is the one the machine derived it
+-- from; otherwise nothing is left out. Everything else goes to the planner,
+-- which decides (supabase/tests/database/ops_reconcile_agreement.test.sql
+-- shows each case sent).
 create function ops.reconcile_read(
     p_instance text, p_after bigint, p_limit integer, p_since timestamptz,
-    p_ids bigint[] default null)
+    p_ids bigint[] default null, p_agreement jsonb default null)
 returns text
 language plpgsql
 stable
 set search_path = ''
 as $$
 declare
-    v_schema  text := 'odoo_' || p_instance;
-    v_odoo    jsonb;
-    v_series  text;
-    v_last    bigint;
-    v_count   integer;
-    v_through bigint;
-    v_ops     jsonb;
+    v_schema    text := 'odoo_' || p_instance;
+    v_series    text;
+    v_agree     boolean;
+    v_page      text;
 begin
     if not ops.is_valid_environment(p_instance) then
         raise exception 'ops.reconcile_read: unknown Odoo instance %', p_instance
             using errcode = '22023';
     end if;
-    -- Odoo's write_date is UTC without a zone: the window's start is
-    -- compared in UTC.
-    execute pg_catalog.format($sql$
-        select coalesce(jsonb_agg(jsonb_build_object(
-                   'id', p.id, 'name', p.name, 'active', p.active,
-                   'write_date', p.write_date::text, 'is_template', p.is_template)
-                   order by p.id), '[]'::jsonb),
-               max(p.id), count(*)
-          from (select id, name, active, write_date, is_template
-                  from %1$I.project_project
-                 where id > $1
-                   and ($3::timestamptz is null or write_date >= ($3::timestamptz at time zone 'UTC'))
-                   and ($4::bigint[] is null or id = any ($4::bigint[]))
-                 order by id
-                 limit $2) p
-    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since, p_ids;
     execute pg_catalog.format($sql$
         select max(latest_version) from %1$I.ir_module_module where name = 'base'
     $sql$, v_schema) into v_series;
-    v_through := case when v_count < p_limit then null else v_last end;
+    -- The agreement holds only for the series the machine derived from this
+    -- very latest_version.
+    v_agree := p_agreement ->> 'base_latest_version' is not distinct from v_series
+               and p_agreement ->> 'series' is not null;
 
-    select coalesce(jsonb_agg(jsonb_build_object(
-               'project_id', p.project_id, 'name', p.name, 'odoo_version', p.odoo_version,
-               'active', p.active, 'deleted_at', p.deleted_at,
-               'described_at', p.described_at, 'described_by', p.described_by,
-               'activity_at', p.activity_at, 'activity_by', p.activity_by)
-               order by substr(p.project_id, 6)::bigint), '[]'::jsonb)
-      into v_ops
-      from ops.projects p
-     where substr(p.project_id, 6)::bigint > p_after
-       and (v_through is null or substr(p.project_id, 6)::bigint <= v_through)
-       and (p_ids is null or substr(p.project_id, 6)::bigint = any (p_ids));
-
-    return jsonb_build_object(
-        'odoo_projects', v_odoo, 'projects', v_ops, 'base_latest_version', v_series,
-        'range', jsonb_build_object('after_id', p_after, 'through_id', v_through))::text;
+    -- Odoo's write_date is UTC without a zone: the window's start and now
+    -- are compared in UTC. One statement: Odoo's page is read once, and
+    -- both sides are joined here.
+    execute pg_catalog.format($sql$
+        with odoo as materialized (
+            select id, name, active, write_date, is_template
+              from %1$I.project_project
+             where id > $1
+               and ($3::timestamptz is null or write_date >= ($3::timestamptz at time zone 'UTC'))
+               and ($4::bigint[] is null or id = any ($4::bigint[]))
+             order by id
+             limit $2),
+        page as (
+            select max(id) as last_id, count(*) as rows,
+                   case when count(*) < $2 then null else max(id) end as through_id
+              from odoo),
+        control as (
+            select substr(p.project_id, 6)::bigint as id, p.project_id, p.name, p.odoo_version,
+                   p.active, p.deleted_at, p.described_at, p.described_by, p.activity_at, p.activity_by
+              from ops.projects p, page
+             where substr(p.project_id, 6)::bigint > $1
+               and substr(p.project_id, 6)::bigint <= coalesce(page.through_id, 9223372036854775807)
+               and ($4::bigint[] is null or substr(p.project_id, 6)::bigint = any ($4::bigint[]))
+               and ($3::timestamptz is null
+                    or substr(p.project_id, 6)::bigint in (select odoo.id from odoo))),
+        pairs as materialized (
+            select o.id as odoo_id, o.name as odoo_name, o.active as odoo_active,
+                   o.write_date, o.is_template, c.*,
+                   coalesce($5::boolean
+                        and o.id is not null and c.id is not null and c.deleted_at is null
+                        and o.is_template is not true
+                        and o.write_date is not null
+                        and ($3::timestamptz is null or o.write_date > ($3::timestamptz at time zone 'UTC'))
+                        and o.write_date <= ($8::timestamptz at time zone 'UTC')
+                        and c.active = (o.active is true)
+                        and c.odoo_version = $7::text
+                        and c.name = case
+                            when jsonb_typeof(o.name) = 'string' then o.name #>> '{}'
+                            when jsonb_typeof(o.name) <> 'object' then null
+                            when jsonb_typeof(o.name -> $9::text) = 'string' then o.name ->> $9::text
+                            when jsonb_typeof(o.name -> 'en_US') = 'string' then o.name ->> 'en_US'
+                        end, false) as agreed
+              from odoo o full join control c on c.id = o.id)
+        select json_build_object(
+                   'base_latest_version', $6::text,
+                   'range', json_build_object('after_id', $1, 'through_id', (select through_id from page)),
+                   'odoo_projects', coalesce(json_agg(json_build_object(
+                       'id', odoo_id, 'name', odoo_name, 'active', odoo_active,
+                       'write_date', write_date::text, 'is_template', is_template)
+                       order by odoo_id) filter (where odoo_id is not null and not agreed), '[]'::json),
+                   'projects', coalesce(json_agg(json_build_object(
+                       'project_id', project_id, 'name', name, 'odoo_version', odoo_version,
+                       'active', active, 'deleted_at', deleted_at,
+                       'described_at', described_at, 'described_by', described_by,
+                       'activity_at', activity_at, 'activity_by', activity_by)
+                       order by id) filter (where id is not null and not agreed), '[]'::json),
+                   'agreed', json_build_object(
+                       'count', count(*) filter (where agreed),
+                       'latest_write_date', (max(write_date) filter (where agreed))::text))::text
+          from pairs
+    $sql$, v_schema) into v_page using p_after, p_limit, p_since, p_ids, coalesce(v_agree, false), v_series,
+                  p_agreement ->> 'series', (p_agreement ->> 'now')::timestamptz,
+                  p_agreement ->> 'language';
+    return v_page;
 end;
 $$;
 
-comment on function ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]) is
+comment on function ops.reconcile_read(text, bigint, integer, timestamptz, bigint[], jsonb) is
     'One page of Odoo''s projects (through the wrapper) and the control plane''s, for the reconcile planner.';
 
 -- ---------------------------------------------------------------------------
@@ -286,7 +336,7 @@ $$;
 revoke all on function
     ops.reconcile_acquire(text, text, integer),
     ops.reconcile_release(text, text),
-    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]),
+    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[], jsonb),
     ops.reconcile_apply(jsonb),
     ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)
@@ -294,7 +344,7 @@ revoke all on function
 grant execute on function
     ops.reconcile_acquire(text, text, integer),
     ops.reconcile_release(text, text),
-    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[]),
+    ops.reconcile_read(text, bigint, integer, timestamptz, bigint[], jsonb),
     ops.reconcile_apply(jsonb),
     ops.reconcile_record(text, text, text, bigint, jsonb, timestamptz, jsonb),
     ops.reconcile_status(text)

@@ -59,8 +59,17 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 
-/// Projects read from Odoo per page.
-pub const PAGE_SIZE: u32 = 1_000;
+/// Odoo's projects per page. Most of a full pass's pairs agree and are
+/// counted by the read without being shipped (`ops.reconcile_read`'s
+/// agreement), so a page is large: 5,000 took 31 ms to read of 100,000 in
+/// BENCHMARKS.md, against 8 ms for 1,000. A page where nothing agrees (the
+/// first mirror) is about 2 MiB, and the read budget stops the invocation
+/// after four of them.
+pub const PROJECTS_PAGE_SIZE: u32 = 5_000;
+
+/// Odoo's users per page: each is planned, since their read has no
+/// agreement.
+pub const USERS_PAGE_SIZE: u32 = 1_000;
 
 /// How long the lease lasts: longer than Supabase's 150 s wall clock, so a
 /// live invocation never loses it, short enough that a crashed one blocks
@@ -214,6 +223,9 @@ struct Page {
     projects: Vec<reconcile_plan::ControlProject>,
     base_latest_version: Option<String>,
     range: PageRange,
+    /// Absent when the read was asked for no agreement.
+    #[serde(default)]
+    agreed: reconcile_plan::Agreed,
 }
 
 /// What `ops.reconcile_read_users` answers.
@@ -252,8 +264,7 @@ impl Applied {
 const ACQUIRE_SQL: &str =
     "select ops.reconcile_acquire($1::text, $2::text, $3::int)::text as result";
 const STATUS_SQL: &str = "select ops.reconcile_status($1::text) as result";
-const READ_SQL: &str =
-    "select ops.reconcile_read($1::text, $2::bigint, $3::int, $4::text::timestamptz) as result";
+const READ_SQL: &str = "select ops.reconcile_read($1::text, $2::bigint, $3::int, $4::text::timestamptz, p_agreement => $5::text::jsonb) as result";
 const READ_USERS_SQL: &str = "select ops.reconcile_read_users($1::text, $2::bigint, $3::int, $4::text::timestamptz) as result";
 const APPLY_SQL: &str = "select ops.reconcile_apply($1::text::jsonb) as result";
 const APPLY_USERS_SQL: &str =
@@ -320,6 +331,10 @@ struct Phase {
     watermark: Option<Timestamp>,
     after_id: i64,
     pass: Option<Pass>,
+    /// base's `latest_version` as the phase's last page read it: the next
+    /// page's read may leave out what agrees under the series derived from
+    /// it. None before the first page of the invocation.
+    base_latest_version: Option<String>,
     /// Whether this invocation ran it (the phases before a resumed one
     /// finished in an earlier invocation of the round).
     ran: bool,
@@ -350,6 +365,7 @@ impl Phase {
             watermark: status.watermark,
             after_id,
             pass,
+            base_latest_version: None,
             ran: false,
             pages: 0,
             counts: match status.subject {
@@ -568,12 +584,25 @@ impl Run {
                 .map(|watermark| reconcile_plan::window_start(watermark).to_string()),
             Mode::Full => None,
         };
-        vec![
+        let mut params = vec![
             Param::Text(phase.instance.as_str().to_owned()),
             Param::Int(phase.after_id),
-            Param::Int(i64::from(PAGE_SIZE)),
+            Param::Int(i64::from(match phase.subject {
+                Subject::Projects => PROJECTS_PAGE_SIZE,
+                Subject::Users => USERS_PAGE_SIZE,
+            })),
             Param::text_or_null(since),
-        ]
+        ];
+        if phase.subject == Subject::Projects {
+            let agreement = reconcile_plan::agreement(
+                &self.language,
+                phase.base_latest_version.as_deref(),
+                self.now,
+            )
+            .map(|agreement| json!(agreement).to_string());
+            params.push(Param::text_or_null(agreement));
+        }
+        params
     }
 
     /// Reads the current phase's next page.
@@ -791,6 +820,7 @@ impl Run {
                     _ => {}
                 }
                 phase.pages += 1;
+                phase.base_latest_version = planned.base_latest_version;
                 match planned.apply {
                     Some(params) if !self.dry_run => {
                         // What follows once the changes are in.
@@ -820,6 +850,8 @@ struct Planned {
     counts: Counts,
     apply: Option<Vec<Param>>,
     next: Next,
+    /// The projects' page: base's `latest_version` it was read with.
+    base_latest_version: Option<String>,
 }
 
 /// Plans what `ops.reconcile_read` or `ops.reconcile_read_users` answered,
@@ -832,23 +864,28 @@ fn plan_page(subject: Subject, text: &str, context: &PageContext<'_>) -> Result<
     match subject {
         Subject::Projects => {
             let page = serde_json::from_str::<Page>(text).map_err(unreadable)?;
-            let plan = reconcile_plan::plan(&Input {
-                mode: context.mode,
-                watermark: context.watermark,
-                now: context.now,
-                language: context.language.to_owned(),
-                base_latest_version: page.base_latest_version,
-                range: page.range,
-                pass: context.pass,
-                odoo_projects: page.odoo_projects,
-                projects: page.projects,
-            })
+            let base_latest_version = page.base_latest_version.clone();
+            let plan = reconcile_plan::plan_with_agreed(
+                &Input {
+                    mode: context.mode,
+                    watermark: context.watermark,
+                    now: context.now,
+                    language: context.language.to_owned(),
+                    base_latest_version: page.base_latest_version,
+                    range: page.range,
+                    pass: context.pass,
+                    odoo_projects: page.odoo_projects,
+                    projects: page.projects,
+                },
+                &page.agreed,
+            )
             .map_err(unplannable)?;
             Ok(Planned {
                 apply: (!plan.changes.is_empty())
                     .then(|| vec![Param::Text(changes_json(&plan.changes))]),
                 counts: Counts::Projects(plan.summary),
                 next: plan.next,
+                base_latest_version,
             })
         }
         Subject::Users => {
@@ -873,6 +910,7 @@ fn plan_page(subject: Subject, text: &str, context: &PageContext<'_>) -> Result<
                 }),
                 counts: Counts::Users(plan.summary),
                 next: plan.next,
+                base_latest_version: None,
             })
         }
     }

@@ -641,3 +641,52 @@ fn a_state_that_does_not_start_with_the_projects_is_503_before_any_read() {
         assert_eq!(response(&machine).status, 503, "{text}");
     }
 }
+
+#[test]
+fn a_page_is_read_under_the_agreement_of_the_base_version_the_last_page_saw() {
+    let mut machine = started(r#"{"mode": "full"}"#);
+    answer(&mut machine, "true", 1.0);
+    answer(&mut machine, &status(json!({}), &[]), 2.0);
+    let (_, params) = sql(&machine);
+    assert_eq!(params[2], Param::Int(i64::from(PROJECTS_PAGE_SIZE)));
+    assert_eq!(
+        params[4],
+        Param::Null,
+        "the first page: no series known yet"
+    );
+    // The read left 4,000 agreeing pairs out of a full page and sent one.
+    let mut first: Value = serde_json::from_str(&page(
+        json!([odoo(7, "Seven", "2026-11-26 09:00:00")]),
+        json!([]),
+        Some(5000),
+    ))
+    .unwrap();
+    first["agreed"] = json!({"count": 4000, "latest_write_date": "2026-11-26 10:30:00"});
+    answer(&mut machine, &first.to_string(), 3.0);
+    assert!(sql(&machine).0.contains("ops.reconcile_apply"));
+    answer(
+        &mut machine,
+        r#"{"applied": 1, "stale": 0, "deferred": 0, "effects": {"created": 1}}"#,
+        4.0,
+    );
+    let (text, params) = sql(&machine);
+    assert!(text.contains("ops.reconcile_read"), "{text}");
+    assert_eq!(params[1], Param::Int(5000));
+    let Param::Text(agreement) = &params[4] else {
+        panic!("{params:?}")
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(agreement).unwrap(),
+        json!({"language": "fr_FR", "series": "19.0", "base_latest_version": "19.0.1.3",
+               "now": "2026-11-26T12:00:00.000000Z"})
+    );
+    answer(&mut machine, &page(json!([]), json!([]), None), 5.0);
+    let (_, params) = sql(&machine);
+    // The agreed rows count as read: unchanged, and in the watermark.
+    assert_eq!(params[5], Param::Text("2026-11-26T10:30:00.000000Z".into()));
+    answer(&mut machine, "recorded", 6.0);
+    answer(&mut machine, "released", 7.0);
+    let body = body(response(&machine));
+    assert_eq!(body["phases"][0]["summary"]["unchanged"], 4000);
+    assert_eq!(body["phases"][0]["summary"]["created"], 1);
+}

@@ -212,11 +212,13 @@ pub mod users;
 
 pub use error::{Error, ErrorKind};
 pub use model::{
-    Change, ControlProject, Input, Mode, Next, OdooProject, PageRange, Pass, Plan, SkipReason,
-    Skipped, Summary,
+    Agreed, Agreement, Change, ControlProject, Input, Mode, Next, OdooProject, PageRange, Pass,
+    Plan, SkipReason, Skipped, Summary,
 };
 pub use odoo::{name_in, series_of, FALLBACK_LANGUAGE};
-pub use plan::{plan, window_start, CHANGE_ID_PREFIX, OVERLAP_SECONDS};
+pub use plan::{
+    agreement, plan, plan_with_agreed, window_start, CHANGE_ID_PREFIX, OVERLAP_SECONDS,
+};
 pub use timestamp::Timestamp;
 pub use users::{
     plan_users, ControlUser, OdooUser, UserChange, UserSkipReason, UserSkipped, UsersInput,

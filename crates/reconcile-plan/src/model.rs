@@ -138,6 +138,39 @@ pub struct Input {
     pub projects: Vec<ControlProject>,
 }
 
+/// The premises under which the read may leave out the pairs that already
+/// agree (`ops.reconcile_read`'s `p_agreement`), from [`agreement`]: the
+/// language names are mirrored in, the series the machine derived from
+/// `base_latest_version` (the read leaves nothing out when base's version
+/// is another), and `now`, after which no `write_date` is left out.
+///
+/// [`agreement`]: crate::agreement
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Agreement {
+    /// [`Input::language`].
+    pub language: String,
+    /// The series every project of this `base_latest_version` has.
+    pub series: String,
+    /// `ir_module_module.latest_version` of `base`, as read.
+    pub base_latest_version: String,
+    /// The control plane's clock.
+    pub now: Timestamp,
+}
+
+/// What the read left out of a page because both sides already agreed
+/// under an [`Agreement`]: how many pairs, and the latest `write_date`
+/// among them (Odoo's text, as `write_date` is), which the pass's high water
+/// counts as if they had been read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agreed {
+    /// Pairs left out: each counts as `unchanged`.
+    pub count: u64,
+    /// Their latest `write_date`, or null when none was left out.
+    #[serde(default)]
+    pub latest_write_date: Option<String>,
+}
+
 /// One change to apply: an event as ops-ingest would have applied it.
 ///
 /// The caller applies each with the ordering rule of `ops.apply_project_event`

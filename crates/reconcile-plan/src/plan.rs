@@ -2,8 +2,8 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    Change, ControlProject, Input, Mode, Next, OdooProject, PageRange, Pass, Plan, SkipReason,
-    Skipped, Summary,
+    Agreed, Agreement, Change, ControlProject, Input, Mode, Next, OdooProject, PageRange, Pass,
+    Plan, SkipReason, Skipped, Summary,
 };
 use crate::odoo::{name_in, series_of};
 use crate::timestamp::{Timestamp, MICROS_PER_SECOND};
@@ -46,7 +46,43 @@ pub fn window_start(watermark: Timestamp) -> Timestamp {
 /// page's range what Odoo holds, what was left alone and why, and what comes
 /// next. See the crate documentation for the rules.
 pub fn plan(input: &Input) -> Result<Plan, Error> {
+    plan_with_agreed(input, &Agreed::default())
+}
+
+/// The premises under which the read may leave out the pairs that already
+/// agree, or none when the series cannot be derived (then every pair must
+/// reach the planner, which skips them with the reason).
+pub fn agreement(
+    language: &str,
+    base_latest_version: Option<&str>,
+    now: Timestamp,
+) -> Option<Agreement> {
+    let series = series(base_latest_version).ok()?;
+    Some(Agreement {
+        language: language.to_owned(),
+        series,
+        base_latest_version: base_latest_version?.to_owned(),
+        now,
+    })
+}
+
+/// [`plan`] for a page the read left `agreed` pairs out of: they count as
+/// unchanged, their latest `write_date` counts in the pass's high water,
+/// and Odoo is not empty if any was left out.
+pub fn plan_with_agreed(input: &Input, agreed: &Agreed) -> Result<Plan, Error> {
     check_language(&input.language)?;
+    let agreed_high_water = agreed
+        .latest_write_date
+        .as_deref()
+        .map(Timestamp::parse_odoo)
+        .transpose()
+        .map_err(|err| {
+            Error::new(
+                ErrorKind::Invalid,
+                "agreed.latest_write_date",
+                err.message(),
+            )
+        })?;
     check_range(input.range)?;
     let since = match input.mode {
         Mode::Full => None,
@@ -67,11 +103,20 @@ pub fn plan(input: &Input) -> Result<Plan, Error> {
         now_seconds,
         series: series(input.base_latest_version.as_deref()),
         // Only the pass's very first page can show that Odoo has nothing.
-        odoo_empty: input.mode == Mode::Full && input.range.after_id == 0 && odoo.is_empty(),
-        high_water: input.pass.and_then(|pass| pass.high_water),
+        odoo_empty: input.mode == Mode::Full
+            && input.range.after_id == 0
+            && odoo.is_empty()
+            && agreed.count == 0,
+        high_water: input
+            .pass
+            .and_then(|pass| pass.high_water)
+            .max(agreed_high_water),
         changes: Vec::new(),
         skipped: Vec::new(),
-        summary: Summary::default(),
+        summary: Summary {
+            unchanged: agreed.count,
+            ..Summary::default()
+        },
     };
 
     // A merge of two id-sorted lists: each id is judged once, in order.

@@ -556,3 +556,80 @@ proptest! {
         }
     }
 }
+
+/// `ops.reconcile_read`'s agreement, restated from its SQL: the pairs it
+/// leaves out of a page under `agreement`. Its name is the language's, else
+/// en_US's, and never the fallback to any language the planner has: where
+/// they differ the pair is sent.
+fn agrees(
+    odoo: &OdooProject,
+    control: &ControlProject,
+    input: &Input,
+    agreement: &reconcile_plan::Agreement,
+) -> bool {
+    let Some(at) = odoo
+        .write_date
+        .as_deref()
+        .and_then(|text| Timestamp::parse_odoo(text).ok())
+    else {
+        return false;
+    };
+    let name = match &odoo.name {
+        Value::String(text) => Some(text.as_str()),
+        Value::Object(map) => [agreement.language.as_str(), "en_US"]
+            .into_iter()
+            .find_map(|code| map.get(code).and_then(Value::as_str)),
+        _ => None,
+    };
+    control.deleted_at.is_none()
+        && odoo.is_template != Some(true)
+        && in_window(at, input)
+        && at <= agreement.now
+        && control.active == (odoo.active == Some(true))
+        && control.odoo_version == agreement.series
+        && name == Some(control.name.as_str())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Leaving out the pairs that agree, counted, plans the same page: the
+    /// same changes, skips, counts and next page (so the same high water).
+    #[test]
+    fn pairs_left_out_by_the_agreement_plan_as_if_read(input in page()) {
+        let Some(agreement) = reconcile_plan::agreement(
+            &input.language,
+            input.base_latest_version.as_deref(),
+            input.now,
+        ) else {
+            return Ok(());
+        };
+        let control_of = |id: i64| {
+            input.projects.iter().find(|row| row.project_id == format!("odoo-{id}"))
+        };
+        let left_out: Vec<&OdooProject> = input
+            .odoo_projects
+            .iter()
+            .filter(|row| control_of(row.id).is_some_and(|c| agrees(row, c, &input, &agreement)))
+            .collect();
+        let ids: BTreeSet<i64> = left_out.iter().map(|row| row.id).collect();
+        let latest = left_out
+            .iter()
+            .filter_map(|row| row.write_date.clone())
+            .max_by_key(|text| Timestamp::parse_odoo(text).unwrap());
+        let reduced = Input {
+            odoo_projects: input.odoo_projects.iter().filter(|r| !ids.contains(&r.id)).cloned().collect(),
+            projects: input
+                .projects
+                .iter()
+                .filter(|r| !ids.iter().any(|id| r.project_id == format!("odoo-{id}")))
+                .cloned()
+                .collect(),
+            ..input.clone()
+        };
+        let agreed = reconcile_plan::Agreed { count: ids.len() as u64, latest_write_date: latest };
+        let whole = plan(&input);
+        let parted = reconcile_plan::plan_with_agreed(&reduced, &agreed);
+        prop_assert_eq!(whole, parted);
+    }
+}

@@ -971,3 +971,70 @@ fn a_page_of_100_000_projects_with_one_percent_drift() {
 fn project_id_number(change_id: &str) -> i64 {
     change_id.rsplit_once("odoo-").unwrap().1.parse().unwrap()
 }
+
+// The read's agreement: what it may leave out, and how what it left out counts.
+
+#[test]
+fn the_agreement_is_the_series_of_this_base_version_or_none() {
+    let now = at(NOW);
+    let agreement = reconcile_plan::agreement("fr_FR", Some("19.0.1.3"), now).unwrap();
+    assert_eq!(
+        serde_json::to_value(&agreement).unwrap(),
+        json!({"language": "fr_FR", "series": "19.0", "base_latest_version": "19.0.1.3",
+               "now": "2026-11-26T12:00:00.000000Z"})
+    );
+    // Without a series every pair goes to the planner, which skips them.
+    for base in [None, Some("19.0"), Some("nineteen")] {
+        assert_eq!(
+            reconcile_plan::agreement("fr_FR", base, now),
+            None,
+            "{base:?}"
+        );
+    }
+}
+
+#[test]
+fn pairs_left_out_count_unchanged_and_in_the_high_water() {
+    let page = input(vec![], vec![]);
+    let agreed = reconcile_plan::Agreed {
+        count: 3,
+        latest_write_date: Some("2026-11-26 11:00:00.5".to_owned()),
+    };
+    let planned = reconcile_plan::plan_with_agreed(&page, &agreed).unwrap();
+    assert_eq!(planned.summary.unchanged, 3);
+    assert!(planned.changes.is_empty());
+    match planned.next {
+        Next::Done { watermark } => assert_eq!(watermark, Some(at("2026-11-26T11:00:00.5Z"))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_first_page_whose_pairs_all_agree_is_not_an_empty_odoo() {
+    // Odoo's first page came back with every row agreeing: what the control
+    // plane has beyond it is gone from Odoo and marked deleted, as when the
+    // rows are read; an empty Odoo would have been refused instead.
+    let gone = stored(9, "Gone", true, "2026-11-20T10:00:00Z", "msg_a");
+    let page = input(vec![], vec![gone]);
+    assert!(types(&plan(&page).unwrap()).is_empty());
+    let agreed = reconcile_plan::Agreed {
+        count: 1,
+        latest_write_date: None,
+    };
+    let planned = reconcile_plan::plan_with_agreed(&page, &agreed).unwrap();
+    assert_eq!(types(&planned), [("odoo-9".to_owned(), "deleted")]);
+}
+
+#[test]
+fn an_unreadable_latest_write_date_is_refused_by_name() {
+    let agreed = reconcile_plan::Agreed {
+        count: 1,
+        latest_write_date: Some("yesterday".to_owned()),
+    };
+    let err = reconcile_plan::plan_with_agreed(&input(vec![], vec![]), &agreed).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(
+        err.to_string().contains("agreed.latest_write_date"),
+        "{err}"
+    );
+}

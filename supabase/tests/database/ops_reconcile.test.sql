@@ -72,7 +72,7 @@ select ok(not ops.reconcile_acquire('prod', 'holder-b', 60), 'only its holder re
 select ops.reconcile_release('prod', 'holder-a');
 
 select ok(not has_function_privilege('authenticated', 'ops.reconcile_apply(jsonb)', 'execute')
-          and not has_function_privilege('anon', 'ops.reconcile_read(text, bigint, integer, timestamptz, bigint[])', 'execute')
+          and not has_function_privilege('anon', 'ops.reconcile_read(text, bigint, integer, timestamptz, bigint[], jsonb)', 'execute')
           and not has_function_privilege('authenticated', 'ops.invoke_reconcile(text)', 'execute'),
           'the API roles cannot run the reconcile');
 select ok(not has_table_privilege('authenticated', 'ops_private.reconcile_state', 'select'),
