@@ -113,6 +113,10 @@ begin
     end if;
 
     execute 'drop materialized view if exists ops_private.odoo_project_summary';
+    -- The filters are spelt so that postgres_fdw (15) ships them: it does
+    -- not ship IS [NOT] TRUE, and then counts the tasks here, after
+    -- 1,000,000 rows crossed the wrapper; spelt so, Odoo counts them and
+    -- one row per project crosses (BENCHMARKS.md, "The cache").
     execute pg_catalog.format($sql$
         create materialized view ops_private.odoo_project_summary as
         select 'odoo-' || p.id                            as project_id,
@@ -125,9 +129,9 @@ begin
                             count(*)                   as task_count,
                             sum(pt.allocated_hours)    as allocated_hours
                        from %1$I.project_task pt
-                      where pt.active is true and pt.is_template is not true
+                      where pt.active and (pt.is_template is null or not pt.is_template)
                       group by pt.project_id) t on t.project_id = p.id
-         where p.is_template is not true
+         where p.is_template is null or not p.is_template
     $sql$, v_schema);
     -- The unique index is what lets the refresh run CONCURRENTLY, so that
     -- members keep reading the old rows while Odoo is read.
