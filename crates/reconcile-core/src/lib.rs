@@ -80,9 +80,11 @@ pub const LEASE_SECONDS: u32 = 300;
 pub const TIME_BUDGET_MS: f64 = 60_000.0;
 
 /// No new page starts once this many bytes of `ops.reconcile_read` answers
-/// were planned: the CPU stand-in (a page of 1,000 projects is about
-/// 200 KiB). Not measured yet for this function; ops-cleanup's measured
-/// 23-31 ms of CPU per MiB puts 8 MiB well inside Supabase's 2 s.
+/// were planned: the CPU stand-in (a page of 5,000 projects where nothing
+/// agrees is about 2 MiB). Measured in BENCHMARKS.md: the first mirror of
+/// 100,000 projects stopped here after 12 pages, having used 770-1,120 ms
+/// of the functions server's CPU with a cold isolate, inside Supabase's
+/// 2 s.
 pub const READ_BUDGET_BYTES: u64 = 8 << 20;
 
 /// The longest body accepted.
