@@ -63,8 +63,8 @@ use subtle::ConstantTimeEq;
 /// counted by the read without being shipped (`ops.reconcile_read`'s
 /// agreement), so a page is large: 5,000 took 31 ms to read of 100,000 in
 /// BENCHMARKS.md, against 8 ms for 1,000. A page where nothing agrees is
-/// about 0.7 MiB (the first mirror: Odoo's side alone) to 1.3 MiB (both
-/// sides), so the read budget stops an invocation after 6 to 12 of them.
+/// about 0.7 MiB (the first mirror: Odoo's side alone) to 2.2 MiB (both
+/// sides), so the read budget stops an invocation after 4 to 12 of them.
 pub const PROJECTS_PAGE_SIZE: u32 = 5_000;
 
 /// Odoo's users per page: each is planned, since their read has no
@@ -81,7 +81,7 @@ pub const TIME_BUDGET_MS: f64 = 60_000.0;
 
 /// No new page starts once this many bytes of `ops.reconcile_read` answers
 /// were planned: the CPU stand-in (a page of 5,000 projects where nothing
-/// agrees is 0.7 to 1.3 MiB). Measured in BENCHMARKS.md: the first mirror of
+/// agrees is 0.7 to 2.2 MiB). Measured in BENCHMARKS.md: the first mirror of
 /// 100,000 projects stopped here after 12 pages, having used 770-1,120 ms
 /// of the functions server's CPU with a cold isolate, inside Supabase's
 /// 2 s.
