@@ -9,6 +9,7 @@
 // until they are all archived and deleted, then times the planner step alone
 // on one batch, in this process, with the same wasm module the function uses.
 import postgres from "postgres";
+import { cpuMs, functionsServerPid, memoryMiB, resetPeak } from "./proc.ts";
 import { Cleanup } from "../../pkg/ops-cleanup/ops_cleanup.js";
 
 const runs = Number(Deno.args[0] ?? 20_000);
@@ -42,51 +43,17 @@ console.log(
 );
 
 // The functions server's process (the one listening on SUPABASE_URL's
-// port): its CPU time and its peak resident memory per invocation are what
-// the platform's limits (2 s CPU, 256 MB) apply to, and more: the process
-// also holds the other function, V8 and the HTTP server.
-const functionsPort = new URL(url).port;
-const serverPid = (() => {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (
-        args.some((arg) => arg.endsWith("functions-serve.ts")) &&
-        args.includes(functionsPort)
-      ) return entry.name;
-    } catch {
-      // A process that ended while we looked.
-    }
-  }
-  return undefined;
-})();
-// utime + stime in clock ticks (100 per second on Linux).
-const cpuMs = () => {
-  if (serverPid === undefined) return NaN;
-  // The fields after the command name, which may itself hold spaces.
-  const stat = Deno.readTextFileSync(`/proc/${serverPid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13)
-    .reduce((sum, ticks) => sum + Number(ticks) * 10, 0);
-};
-const memoryMiB = (field: "VmHWM" | "VmRSS") => {
-  if (serverPid === undefined) return NaN;
-  const status = Deno.readTextFileSync(`/proc/${serverPid}/status`);
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
-};
-const resetPeak = () => {
-  // Writing 5 to clear_refs resets VmHWM to the current resident size.
-  if (serverPid !== undefined) Deno.writeTextFileSync(`/proc/${serverPid}/clear_refs`, "5");
-};
+// port), whose CPU and peak memory per invocation are measured.
+const serverPid = functionsServerPid(url);
 
 // 1. End to end: invocations until the project's runs are gone.
 const started = performance.now();
 let invocations = 0;
 let read = "";
 for (;;) {
-  resetPeak();
-  const rssBefore = memoryMiB("VmRSS");
-  const cpuBefore = cpuMs();
+  resetPeak(serverPid);
+  const rssBefore = memoryMiB(serverPid, "VmRSS");
+  const cpuBefore = cpuMs(serverPid);
   const response = await fetch(url, {
     method: "POST",
     headers: { authorization: `Bearer ${secret}` },
@@ -98,7 +65,9 @@ for (;;) {
   console.log(
     `invocation ${invocations}: ${answer.batches} batches, complete ${answer.complete}, ` +
       `deleted ${JSON.stringify(answer.deleted)}; functions server: ` +
-      `${(cpuMs() - cpuBefore).toFixed(0)} ms CPU, peak RSS ${memoryMiB("VmHWM").toFixed(0)} MiB ` +
+      `${(cpuMs(serverPid) - cpuBefore).toFixed(0)} ms CPU, peak RSS ${
+        memoryMiB(serverPid, "VmHWM").toFixed(0)
+      } MiB ` +
       `(${rssBefore.toFixed(0)} MiB before)`,
   );
   const [{ left }] =

@@ -22,6 +22,7 @@
 // For each invocation of ours it reads, from /proc, the CPU time and the peak
 // resident memory of the functions server, as bench/deno/cleanup.ts does.
 import postgres from "postgres";
+import { cpuMs, functionsServerPid, memoryMiB, resetPeak } from "./proc.ts";
 
 const projects = Number(Deno.args[0] ?? 100_000);
 const tasksPerProject = Number(Deno.args[1] ?? 10);
@@ -33,37 +34,8 @@ const functions = `${Deno.env.get("SUPABASE_URL")}/functions/v1`;
 const secret = Deno.env.get("OPS_RECONCILE_SECRET") ?? "";
 const odooNow = "(now() at time zone 'utc')";
 
-// --- The functions server's process: CPU and peak memory (see cleanup.ts).
-const functionsPort = new URL(functions).port;
-const serverPid = (() => {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (args.some((arg) => arg.endsWith("functions-serve.ts")) && args.includes(functionsPort)) {
-        return entry.name;
-      }
-    } catch {
-      // A process that ended while we looked.
-    }
-  }
-  return undefined;
-})();
-/** utime + stime of a process, in ms (100 clock ticks a second). */
-const cpuMs = (pid: string | undefined) => {
-  if (pid === undefined) return NaN;
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13)
-    .reduce((sum, ticks) => sum + Number(ticks) * 10, 0);
-};
-const memoryMiB = (pid: string | undefined, field: "VmHWM" | "VmRSS") => {
-  if (pid === undefined) return NaN;
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
-};
-const resetPeak = (pid: string | undefined) => {
-  if (pid !== undefined) Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
-};
+// The functions server's process: its CPU and peak memory per invocation.
+const serverPid = functionsServerPid(functions);
 const fixed = (ms: number) => ms.toFixed(0);
 
 /** Thrown to roll the seed's transaction back. */
