@@ -287,3 +287,89 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Configures prod again as an admin does, with `statementTimeoutMs` as its
+ * statement timeout in Odoo (undefined: the default). The reader's password
+ * comes from the mapping (postgres, its owner, sees it) into a stand-in
+ * Vault for the one transaction, as xtask/sql/odoo_configure_local.sql does.
+ */
+async function configureProd(sql: postgres.Sql, statementTimeoutMs?: number) {
+  const port = new URL(Deno.env.get("ODOO_DB_URL") ?? "").port;
+  await sql.begin(async (tx) => {
+    await tx`create schema vault`;
+    await tx`create table vault.decrypted_secrets as
+               select 'odoo_prod_fdw_password'::text as name, o.option_value as decrypted_secret
+                 from pg_catalog.pg_user_mappings um
+                cross join lateral pg_catalog.pg_options_to_table(um.umoptions) o
+                where um.srvname = 'odoo_prod' and um.usename = current_user
+                  and o.option_name = 'password'`;
+    if (statementTimeoutMs === undefined) {
+      await tx`select from ops.configure_odoo_instance(
+                 p_instance => 'prod', p_host => '127.0.0.1', p_port => ${Number(port)},
+                 p_dbname => 'odoo', p_user => 'odoo_fdw_reader',
+                 p_password_secret => 'odoo_prod_fdw_password', p_sslmode => 'disable')`;
+    } else {
+      await tx`select from ops.configure_odoo_instance(
+                 p_instance => 'prod', p_host => '127.0.0.1', p_port => ${Number(port)},
+                 p_dbname => 'odoo', p_user => 'odoo_fdw_reader',
+                 p_password_secret => 'odoo_prod_fdw_password', p_sslmode => 'disable',
+                 p_statement_timeout_ms => ${statementTimeoutMs})`;
+    }
+    await tx`drop schema vault cascade`;
+  });
+}
+
+Deno.test({
+  name:
+    "an Odoo that stalls (its table locked) is a 503 at the wrapper's statement timeout, with nothing written; the next pass repairs",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const id = freshOdooProjectId();
+      await odooProject(odoo, id, { en_US: "Behind a lock" }, 120);
+      const watermark = async () => {
+        const [row] = await sql`select watermark from ops_private.reconcile_state
+                                 where odoo_instance = 'prod' and subject = 'projects'`;
+        return row?.watermark ?? null;
+      };
+      const before = await watermark();
+      await configureProd(sql, 1500);
+      // Odoo's own session, as a module upgrade would hold the table.
+      const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
+      try {
+        let answer: { status: number; json: Record<string, unknown> } | undefined;
+        let elapsed = 0;
+        await locker.begin(async (tx) => {
+          await tx`lock table project_project in access exclusive mode`;
+          const started = performance.now();
+          // Without a timeout in Odoo the read would wait for the lock, and
+          // the lock for this answer: the abort makes that a failure.
+          const response = await fetch(`${functionsUrl}/ops-reconcile`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+            body: JSON.stringify({ mode: "full" }),
+            signal: AbortSignal.timeout(30_000),
+          });
+          answer = { status: response.status, json: await response.json() };
+          elapsed = performance.now() - started;
+        });
+        assert.equal(answer?.status, 503, JSON.stringify(answer?.json));
+        assert.match(String(answer?.json.detail), /Odoo's database cannot be reached/);
+        assert.ok(elapsed >= 1_400 && elapsed < 15_000, `answered after ${elapsed} ms`);
+        assert.equal(await project(sql, id), undefined, "nothing of the stalled pass is written");
+        assert.deepEqual(await watermark(), before, "and nothing of it is recorded");
+      } finally {
+        await locker.end();
+        await configureProd(sql);
+      }
+      const repaired = await reconcile({ mode: "full" });
+      assert.equal(repaired.status, 200, JSON.stringify(repaired.json));
+      assert.deepEqual(await project(sql, id), {
+        name: "Behind a lock",
+        active: true,
+        deleted: false,
+      });
+      await odoo`delete from project_project where id = ${id}`;
+    }),
+});

@@ -62,6 +62,11 @@ create table ops_private.odoo_instances (
         check (sslmode in ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full')),
     fetch_size      integer not null
         constraint odoo_instances_fetch_size_range check (fetch_size between 1 and 100000),
+    -- The statement timeout Odoo's server applies to the wrapper's session
+    -- (sent as its `options`), or null: none is sent.
+    statement_timeout_ms integer
+        constraint odoo_instances_statement_timeout_range
+        check (statement_timeout_ms between 100 and 3600000),
     configured_at   timestamptz not null default now(),
     created_at      timestamptz not null default now()
 );
@@ -254,7 +259,8 @@ create function ops.configure_odoo_instance(
     p_password_secret text,
     p_projects_source boolean default null,
     p_sslmode         text default 'require',
-    p_fetch_size      integer default 1000
+    p_fetch_size      integer default 1000,
+    p_statement_timeout_ms integer default 60000
 )
 returns ops_private.odoo_instances
 language plpgsql
@@ -271,6 +277,7 @@ declare
     v_mapping  text;
     v_table    record;
     v_relid    oid;
+    v_liveness jsonb;
 begin
     if p_instance is null or not ops.is_valid_environment(p_instance) then
         raise exception 'ops.configure_odoo_instance: p_instance: expected dev, staging or prod, got %',
@@ -301,6 +308,10 @@ begin
     if p_fetch_size is null or p_fetch_size not between 1 and 100000 then
         raise exception 'ops.configure_odoo_instance: p_fetch_size: expected 1 to 100000 rows, got %',
             coalesce(p_fetch_size::text, 'null') using errcode = '22023';
+    end if;
+    if p_statement_timeout_ms not between 100 and 3600000 then
+        raise exception 'ops.configure_odoo_instance: p_statement_timeout_ms: expected 100 to 3600000 (1 hour), or null to send none, got %',
+            p_statement_timeout_ms using errcode = '22023';
     end if;
 
     -- One configuration at a time, so the projects-source rule is checked
@@ -334,10 +345,10 @@ begin
 
     insert into ops_private.odoo_instances as i
         (odoo_instance, projects_source, host, port, dbname, odoo_user, password_secret,
-         sslmode, fetch_size, configured_at)
+         sslmode, fetch_size, statement_timeout_ms, configured_at)
     values
         (p_instance, coalesce(p_projects_source, false), p_host, p_port, p_dbname, p_user,
-         p_password_secret, p_sslmode, p_fetch_size, pg_catalog.now())
+         p_password_secret, p_sslmode, p_fetch_size, p_statement_timeout_ms, pg_catalog.now())
     on conflict (odoo_instance) do update
        set projects_source = coalesce(p_projects_source, i.projects_source),
            host            = excluded.host,
@@ -347,8 +358,23 @@ begin
            password_secret = excluded.password_secret,
            sslmode         = excluded.sslmode,
            fetch_size      = excluded.fetch_size,
+           statement_timeout_ms = excluded.statement_timeout_ms,
            configured_at   = excluded.configured_at
     returning i.* into v_row;
+
+    -- An Odoo that stalls must not stall the reads. A wait for a lock in
+    -- Odoo (a module upgrade holds its tables for minutes) ends at the
+    -- statement timeout Odoo's server applies to the wrapper's session, with
+    -- SQLSTATE 57014, which the functions answer with 503: the local
+    -- statement that waits cannot be timed out from within (a function's
+    -- SET clause is read after its calling statement's timer started). A
+    -- peer gone silent (a dropped route) is found by TCP keepalives within
+    -- about a minute; libpq's default is the kernel's two hours. An empty
+    -- `options` is not sent, for a pooler in front of Odoo that refuses it.
+    v_liveness := pg_catalog.jsonb_build_object(
+        'options', coalesce('-c statement_timeout=' || p_statement_timeout_ms, ''),
+        'keepalives', '1', 'keepalives_idle', '30', 'keepalives_interval', '10',
+        'keepalives_count', '3');
 
     -- The server, altered in place when it exists.
     select s.srvoptions, w.fdwname into v_current, v_wrapper
@@ -360,7 +386,8 @@ begin
             v_name, ops_private.fdw_options_clause(null, pg_catalog.jsonb_build_object(
                 'host', p_host, 'port', p_port::text, 'dbname', p_dbname, 'sslmode', p_sslmode,
                 'fetch_size', p_fetch_size::text, 'connect_timeout', '10',
-                'application_name', 'supabase-odooops', 'updatable', 'false', 'truncatable', 'false')));
+                'application_name', 'supabase-odooops', 'updatable', 'false', 'truncatable', 'false')
+                || v_liveness));
     elsif v_wrapper <> 'postgres_fdw' then
         raise exception 'ops.configure_odoo_instance: the foreign server % exists and is not a postgres_fdw server',
             v_name using errcode = '42710';
@@ -369,7 +396,8 @@ begin
             v_name, ops_private.fdw_options_clause(coalesce(v_current, '{}'), pg_catalog.jsonb_build_object(
                 'host', p_host, 'port', p_port::text, 'dbname', p_dbname, 'sslmode', p_sslmode,
                 'fetch_size', p_fetch_size::text, 'connect_timeout', '10',
-                'application_name', 'supabase-odooops', 'updatable', 'false', 'truncatable', 'false')));
+                'application_name', 'supabase-odooops', 'updatable', 'false', 'truncatable', 'false')
+                || v_liveness));
     end if;
 
     -- The owner's user mapping. Its options are visible to the owner, as
@@ -448,7 +476,7 @@ begin
 end;
 $$;
 
-revoke all on function ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer)
+revoke all on function ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer, integer)
     from public, anon, authenticated, service_role;
-comment on function ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer) is
+comment on function ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer, integer) is
     'Creates or updates the postgres_fdw server, user mapping and foreign tables (schema odoo_<instance>) of an Odoo instance; the password comes from the named Vault secret. Admins only (postgres).';

@@ -9,7 +9,7 @@ create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 \ir ../helpers/outcome.psql
 
-select plan(65);
+select plan(69);
 
 -- The password the stack configured: the mapping's owner (postgres, the
 -- server's owner) sees it, which is what lets the checks below look for it.
@@ -35,6 +35,11 @@ select ok((select s.srvoptions @> array['dbname=odoo', 'fetch_size=1000', 'updat
                                         'truncatable=false', 'connect_timeout=10']
              from pg_catalog.pg_foreign_server s where s.srvname = 'odoo_prod'),
     'it is read only, pages 1000 rows a fetch and gives up connecting after 10 s');
+select ok((select s.srvoptions @> array['options=-c statement_timeout=60000', 'keepalives=1',
+                                        'keepalives_idle=30', 'keepalives_interval=10', 'keepalives_count=3']
+             from pg_catalog.pg_foreign_server s where s.srvname = 'odoo_prod')
+          and (select statement_timeout_ms from ops_private.odoo_instances where odoo_instance = 'prod') = 60000,
+    'Odoo times the wrapper''s statements out after 60 s, and a silent peer is found by keepalives');
 select is((select pg_catalog.array_agg(um.usename::text) from pg_catalog.pg_user_mappings um
             where um.srvname = 'odoo_prod'),
     array['postgres'], 'the one user mapping is postgres''s: none for the API roles');
@@ -233,7 +238,7 @@ select is(
     array_fill('error:42501'::text, array[3]),
     'anon, authenticated and service_role cannot call ops.configure_odoo_instance');
 select ok(has_function_privilege('postgres',
-        'ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer)', 'execute'),
+        'ops.configure_odoo_instance(text, text, integer, text, text, text, boolean, text, integer, integer)', 'execute'),
     'postgres can');
 
 -- ---------------------------------------------------------------------------
@@ -319,6 +324,21 @@ select results_eq(
     $$select server, true, tables from before_reconfiguring$$,
     'is set on the same server, the tables untouched');
 select is((select count(*)::int from odoo_prod.project_task), 10, 'and reads page by page (2 rows a fetch)');
+select lives_ok(pg_catalog.format(
+    $$select ops.configure_odoo_instance('prod', '127.0.0.1', %s, 'odoo', 'odoo_fdw_reader',
+                                         'odoo_prod_fdw_password', p_sslmode => 'disable',
+                                         p_statement_timeout_ms => null)$$,
+    :'stack_port'), 'no statement timeout, for a pooler in front of Odoo that refuses the options');
+select ok((select 'options=' = any (srvoptions) from pg_catalog.pg_foreign_server where srvname = 'odoo_prod')
+          and (select statement_timeout_ms is null from ops_private.odoo_instances where odoo_instance = 'prod')
+          and (select count(*) = 5 from odoo_prod.project_project),
+    'sends empty options, which libpq leaves out, and still reads');
+select throws_ok(pg_catalog.format(
+    $$select ops.configure_odoo_instance('prod', '127.0.0.1', %s, 'odoo', 'odoo_fdw_reader',
+                                         'odoo_prod_fdw_password', p_sslmode => 'disable',
+                                         p_statement_timeout_ms => 50)$$, :'stack_port'),
+    '22023', 'ops.configure_odoo_instance: p_statement_timeout_ms: expected 100 to 3600000 (1 hour), or null to send none, got 50',
+    'a statement timeout under 100 ms is refused, naming the parameter and the rule');
 
 -- A foreign table that drifted from the declared columns is rebuilt; one
 -- that something depends on is not dropped behind its back.
