@@ -43,6 +43,7 @@ declare
     v_count   integer;
     v_through bigint;
     v_ops     jsonb;
+    v_changed integer[];
 begin
     if p_instance is null or not ops.is_valid_environment(p_instance) then
         raise exception 'ops.reconcile_read_users: unknown Odoo instance %', p_instance
@@ -53,25 +54,44 @@ begin
             p_after, p_limit
             using errcode = '22023';
     end if;
+    -- Odoo's side in reads postgres_fdw cannot plan wrong: the users of the
+    -- page, then their partners by id (the wrapper sends the ids as one
+    -- array). As one join, planned without remote estimates, it shipped
+    -- every partner (res_partner holds every contact of the company, not
+    -- only the users') to be joined here, on every page. An incremental
+    -- page also takes the users whose partner changed: the partners written
+    -- since the window's start, read first, in the same remote transaction
+    -- and so the same snapshot of Odoo.
+    if p_since is not null then
+        execute pg_catalog.format($sql$
+            select coalesce(pg_catalog.array_agg(p.id), '{}')
+              from %1$I.res_partner p
+             where p.write_date >= ($1::timestamptz at time zone 'UTC')
+        $sql$, v_schema) into v_changed using p_since;
+    end if;
     execute pg_catalog.format($sql$
+        with u as materialized (
+            select u.id, u.login, u.active, u.share, u.write_date, u.partner_id
+              from %1$I.res_users u
+             where u.id > $1
+               and ($3::timestamptz is null
+                    or u.write_date >= ($3::timestamptz at time zone 'UTC')
+                    or u.partner_id = any ($5::integer[]))
+               and ($4::bigint[] is null or u.id = any ($4::bigint[]))
+             order by u.id
+             limit $2),
+        p as materialized (
+            select p.id, p.email, p.write_date
+              from %1$I.res_partner p
+             where p.id = any (array(select u.partner_id from u)))
         select coalesce(jsonb_agg(jsonb_build_object(
                    'id', u.id, 'login', u.login, 'active', u.active, 'share', u.share,
-                   'write_date', u.write_date, 'partner_id', u.partner_id, 'email', u.email,
-                   'partner_write_date', u.partner_write_date)
+                   'write_date', u.write_date, 'partner_id', p.id, 'email', p.email,
+                   'partner_write_date', p.write_date)
                    order by u.id), '[]'::jsonb),
                max(u.id), count(*)
-          from (select u.id, u.login, u.active, u.share, u.write_date,
-                       p.id as partner_id, p.email, p.write_date as partner_write_date
-                  from %1$I.res_users u
-                  left join %1$I.res_partner p on p.id = u.partner_id
-                 where u.id > $1
-                   and ($3::timestamptz is null
-                        or u.write_date >= ($3::timestamptz at time zone 'UTC')
-                        or p.write_date >= ($3::timestamptz at time zone 'UTC'))
-                   and ($4::bigint[] is null or u.id = any ($4::bigint[]))
-                 order by u.id
-                 limit $2) u
-    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since, p_ids;
+          from u left join p on p.id = u.partner_id
+    $sql$, v_schema) into v_odoo, v_last, v_count using p_after, p_limit, p_since, p_ids, v_changed;
     v_through := case when v_count < p_limit then null else v_last end;
 
     select coalesce(jsonb_agg(jsonb_build_object(

@@ -326,6 +326,10 @@ comment on function ops.odoo_projects_with_runs() is
 -- (Odoo's commercial partner), oldest first. Nothing for a project the
 -- caller is not a member of, which is told apart neither from a project
 -- without invoices nor from one that does not exist; Odoo is not read then.
+--
+-- Three reads by key, not one join: postgres_fdw 15 does not ship
+-- `coalesce`, and without remote estimates it planned the join as every
+-- partner paired with every posted invoice, shipped to be filtered here.
 create function ops_private.member_odoo_project_invoices(p_project_id text)
 returns table (invoice_id integer, name text, invoice_date date, amount_total numeric,
                currency_id integer, state text, payment_state text)
@@ -334,6 +338,10 @@ stable
 security definer
 set search_path = ''
 as $$
+declare
+    v_schema     text;
+    v_partner    integer;
+    v_commercial integer;
 begin
     -- Membership first: a member's project id is well formed (odoo-<digits>).
     if p_project_id is null
@@ -343,20 +351,31 @@ begin
     if pg_catalog.substr(p_project_id, 6)::bigint > 2147483647 then
         return;
     end if;
+    v_schema := ops_private.odoo_projects_schema();
     begin
+        execute pg_catalog.format(
+            'select p.partner_id from %I.project_project p where p.id = $1', v_schema)
+            into v_partner using pg_catalog.substr(p_project_id, 6)::integer;
+        if v_partner is null then
+            return;
+        end if;
+        -- The customer's company (Odoo's commercial partner), or itself.
+        execute pg_catalog.format(
+            'select coalesce(c.commercial_partner_id, c.id) from %I.res_partner c where c.id = $1', v_schema)
+            into v_commercial using v_partner;
+        if v_commercial is null then
+            return;
+        end if;
         return query execute pg_catalog.format($sql$
             select m.id, m.name::text, m.invoice_date, m.amount_total, m.currency_id,
                    m.state::text, m.payment_state::text
-              from %1$I.project_project p
-              join %1$I.res_partner c on c.id = p.partner_id
-              join %1$I.account_move m
-                on m.commercial_partner_id = coalesce(c.commercial_partner_id, c.id)
-             where p.id = $1
+              from %I.account_move m
+             where m.commercial_partner_id = $1
                and m.move_type = 'out_invoice'
                and m.state = 'posted'
              order by m.invoice_date, m.id
-        $sql$, ops_private.odoo_projects_schema())
-            using pg_catalog.substr(p_project_id, 6)::integer;
+        $sql$, v_schema)
+            using v_commercial;
     exception when connection_exception or fdw_error then
         raise exception 'Odoo''s database cannot be read now'
             using errcode = sqlstate, hint = 'Try again later.';
