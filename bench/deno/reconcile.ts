@@ -99,10 +99,6 @@ async function mismatches(): Promise<number> {
 
 // --- 0. A clean slate: earlier bench rows in both databases.
 console.log(`load average at start: ${Deno.readTextFileSync("/proc/loadavg").trim()}`);
-// The fixture indexes neither of project_task's foreign keys to the rows
-// deleted here, so without these each deleted row would scan every task.
-await odoo`create index if not exists bench_project_task_project_id on project_task (project_id)`;
-await odoo`create index if not exists bench_project_task_parent_id on project_task (parent_id)`;
 await odoo`delete from project_task where project_id > ${base}`;
 await odoo`delete from project_project where id > ${base}`;
 await sql`delete from ops.projects where substr(project_id, 6)::bigint > ${base}`;
@@ -331,6 +327,5 @@ console.log(
 await sql`drop schema seed_bench cascade`;
 await odoo`drop view seed_bench_projects`;
 await odoo`delete from project_task where project_id > ${base}`;
-await odoo`drop index bench_project_task_project_id, bench_project_task_parent_id`;
 await odoo.end();
 await sql.end();

@@ -186,6 +186,12 @@ create table project_task (
 );
 create index project_task_create_date_index on project_task (create_date);
 create index project_task_is_template_idx on project_task (is_template) where is_template is true;
+-- Both Many2ones are declared with index=True (addons/project/models/
+-- project_task.py), so a task's project and its sub-tasks are found by
+-- index: the cache's counts, and deleting a project or a task, which checks
+-- the tasks that refer to it.
+create index project_task_project_id_index on project_task (project_id);
+create index project_task_parent_id_index on project_task (parent_id);
 
 create table account_move (
     id                                serial not null,
