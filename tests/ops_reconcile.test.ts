@@ -373,3 +373,75 @@ Deno.test({
       await odoo`delete from project_project where id = ${id}`;
     }),
 });
+
+Deno.test({
+  name:
+    "a stall in a later phase (Odoo's users locked) is a 503 too: the projects applied before it stay, the users' page writes nothing, and the next pass repairs",
+  ...unsanitized,
+  fn: () =>
+    withDatabases(async (sql, odoo) => {
+      const projectId = freshOdooProjectId();
+      await odooProject(odoo, projectId, { en_US: "Before the stall" }, 120);
+      const userId = freshOdooUserId();
+      const login = `stalled.${crypto.randomUUID()}@example.com`;
+      await odoo`
+        insert into res_partner (id, name, complete_name, active, company_id, commercial_partner_id,
+                                 email, email_normalized, is_company, type, partner_share,
+                                 create_date, write_date)
+        values (${userId}, 'Stalled', 'Stalled', true, 1, ${userId}, ${login}, ${login}, false,
+                'contact', false, ${odoo.unsafe(odooNow)} - interval '2 hours',
+                ${odoo.unsafe(odooNow)} - interval '2 hours')`;
+      await odoo`
+        insert into res_users (id, login, partner_id, company_id, active, share,
+                               notification_type, create_date, write_date)
+        values (${userId}, ${login}, ${userId}, 1, true, false, 'email',
+                ${odoo.unsafe(odooNow)} - interval '2 hours',
+                ${odoo.unsafe(odooNow)} - interval '2 hours')`;
+      await configureProd(sql, 1500);
+      const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
+      try {
+        let answer: { status: number; json: Record<string, unknown> } | undefined;
+        await locker.begin(async (tx) => {
+          await tx`lock table res_users in access exclusive mode`;
+          const response = await fetch(`${functionsUrl}/ops-reconcile`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+            body: JSON.stringify({ mode: "full" }),
+            signal: AbortSignal.timeout(30_000),
+          });
+          answer = { status: response.status, json: await response.json() };
+        });
+        assert.equal(answer?.status, 503, JSON.stringify(answer?.json));
+        assert.match(String(answer?.json.detail), /Odoo's database cannot be reached/);
+        assert.deepEqual(
+          await project(sql, projectId),
+          { name: "Before the stall", active: true, deleted: false },
+          "the projects' phase ran before the stall, and its pages stay",
+        );
+        assert.equal(
+          await odooUser(sql, userId),
+          undefined,
+          "the stalled users' page wrote nothing",
+        );
+      } finally {
+        await locker.end();
+        await configureProd(sql);
+      }
+      try {
+        const repaired = await reconcile({ mode: "full" });
+        assert.equal(repaired.status, 200, JSON.stringify(repaired.json));
+        assert.equal(repaired.json.complete, true, JSON.stringify(repaired.json));
+        assert.deepEqual(await odooUser(sql, userId), {
+          odoo_login: login,
+          odoo_email: login,
+          active: true,
+          share: false,
+          deleted: false,
+        });
+      } finally {
+        await odoo`delete from res_users where id = ${userId}`;
+        await odoo`delete from res_partner where id = ${userId}`;
+        await odoo`delete from project_project where id = ${projectId}`;
+      }
+    }),
+});
