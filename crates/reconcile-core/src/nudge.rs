@@ -28,9 +28,9 @@
 //!    reconcile.
 //!
 //! **The bound**: whatever the number of nudges, Odoo's database sees at
-//! most one read of `project_project` and one of `res_users` joined to
-//! `res_partner` per instance per [`READ_INTERVAL_MS`], each of at most
-//! [`BATCH`] ids by primary key. Records nudged while the slot is taken
+//! most one read of `project_project` and one of `res_users` (with those
+//! users' `res_partner` rows, by id) per instance per [`READ_INTERVAL_MS`],
+//! each of at most [`BATCH`] ids by primary key. Records nudged while the slot is taken
 //! wait in the queue for the next nudge after it, or for the hourly
 //! reconcile, which reads them by `write_date` anyway.
 
