@@ -304,20 +304,41 @@ async function configureProd(sql: postgres.Sql, statementTimeoutMs?: number) {
                 cross join lateral pg_catalog.pg_options_to_table(um.umoptions) o
                 where um.srvname = 'odoo_prod' and um.usename = current_user
                   and o.option_name = 'password'`;
-    if (statementTimeoutMs === undefined) {
-      await tx`select from ops.configure_odoo_instance(
-                 p_instance => 'prod', p_host => '127.0.0.1', p_port => ${Number(port)},
-                 p_dbname => 'odoo', p_user => 'odoo_fdw_reader',
-                 p_password_secret => 'odoo_prod_fdw_password', p_sslmode => 'disable')`;
-    } else {
-      await tx`select from ops.configure_odoo_instance(
-                 p_instance => 'prod', p_host => '127.0.0.1', p_port => ${Number(port)},
-                 p_dbname => 'odoo', p_user => 'odoo_fdw_reader',
-                 p_password_secret => 'odoo_prod_fdw_password', p_sslmode => 'disable',
-                 p_statement_timeout_ms => ${statementTimeoutMs})`;
-    }
+    const timeout = statementTimeoutMs === undefined
+      ? tx``
+      : tx`, p_statement_timeout_ms => ${statementTimeoutMs}`;
+    await tx`select from ops.configure_odoo_instance(
+               p_instance => 'prod', p_host => '127.0.0.1', p_port => ${Number(port)},
+               p_dbname => 'odoo', p_user => 'odoo_fdw_reader',
+               p_password_secret => 'odoo_prod_fdw_password', p_sslmode => 'disable' ${timeout})`;
     await tx`drop schema vault cascade`;
   });
+}
+
+/**
+ * A full pass while Odoo's own session holds `table` locked, as a module
+ * upgrade does: its answer and how long it took. Without a timeout in Odoo
+ * the read would wait for the lock, and the lock for this answer; the abort
+ * makes that a failure instead of a hang.
+ */
+async function reconcileWhileLocked(table: string) {
+  const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
+  try {
+    return await locker.begin(async (tx) => {
+      await tx`lock table ${tx(table)} in access exclusive mode`;
+      const started = performance.now();
+      const response = await fetch(`${functionsUrl}/ops-reconcile`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+        body: JSON.stringify({ mode: "full" }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const json = await response.json();
+      return { status: response.status, json, elapsedMs: performance.now() - started };
+    });
+  } finally {
+    await locker.end();
+  }
 }
 
 Deno.test({
@@ -335,32 +356,17 @@ Deno.test({
       };
       const before = await watermark();
       await configureProd(sql, 1500);
-      // Odoo's own session, as a module upgrade would hold the table.
-      const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
       try {
-        let answer: { status: number; json: Record<string, unknown> } | undefined;
-        let elapsed = 0;
-        await locker.begin(async (tx) => {
-          await tx`lock table project_project in access exclusive mode`;
-          const started = performance.now();
-          // Without a timeout in Odoo the read would wait for the lock, and
-          // the lock for this answer: the abort makes that a failure.
-          const response = await fetch(`${functionsUrl}/ops-reconcile`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-            body: JSON.stringify({ mode: "full" }),
-            signal: AbortSignal.timeout(30_000),
-          });
-          answer = { status: response.status, json: await response.json() };
-          elapsed = performance.now() - started;
-        });
-        assert.equal(answer?.status, 503, JSON.stringify(answer?.json));
-        assert.match(String(answer?.json.detail), /Odoo's database cannot be reached/);
-        assert.ok(elapsed >= 1_400 && elapsed < 15_000, `answered after ${elapsed} ms`);
+        const answer = await reconcileWhileLocked("project_project");
+        assert.equal(answer.status, 503, JSON.stringify(answer.json));
+        assert.match(String(answer.json.detail), /Odoo's database cannot be reached/);
+        assert.ok(
+          answer.elapsedMs >= 1_400 && answer.elapsedMs < 15_000,
+          `answered after ${answer.elapsedMs} ms`,
+        );
         assert.equal(await project(sql, id), undefined, "nothing of the stalled pass is written");
         assert.deepEqual(await watermark(), before, "and nothing of it is recorded");
       } finally {
-        await locker.end();
         await configureProd(sql);
       }
       const repaired = await reconcile({ mode: "full" });
@@ -398,21 +404,10 @@ Deno.test({
                 ${odoo.unsafe(odooNow)} - interval '2 hours',
                 ${odoo.unsafe(odooNow)} - interval '2 hours')`;
       await configureProd(sql, 1500);
-      const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
       try {
-        let answer: { status: number; json: Record<string, unknown> } | undefined;
-        await locker.begin(async (tx) => {
-          await tx`lock table res_users in access exclusive mode`;
-          const response = await fetch(`${functionsUrl}/ops-reconcile`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-            body: JSON.stringify({ mode: "full" }),
-            signal: AbortSignal.timeout(30_000),
-          });
-          answer = { status: response.status, json: await response.json() };
-        });
-        assert.equal(answer?.status, 503, JSON.stringify(answer?.json));
-        assert.match(String(answer?.json.detail), /Odoo's database cannot be reached/);
+        const answer = await reconcileWhileLocked("res_users");
+        assert.equal(answer.status, 503, JSON.stringify(answer.json));
+        assert.match(String(answer.json.detail), /Odoo's database cannot be reached/);
         assert.deepEqual(
           await project(sql, projectId),
           { name: "Before the stall", active: true, deleted: false },
@@ -424,7 +419,6 @@ Deno.test({
           "the stalled users' page wrote nothing",
         );
       } finally {
-        await locker.end();
         await configureProd(sql);
       }
       try {
