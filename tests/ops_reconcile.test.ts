@@ -316,29 +316,35 @@ async function configureProd(sql: postgres.Sql, statementTimeoutMs?: number) {
 }
 
 /**
- * A full pass while Odoo's own session holds `table` locked, as a module
- * upgrade does: its answer and how long it took. Without a timeout in Odoo
- * the read would wait for the lock, and the lock for this answer; the abort
- * makes that a failure instead of a hang.
+ * Runs `fn` while Odoo's own session holds `table` locked, as a module
+ * upgrade does. Without a timeout in Odoo a read would wait for the lock,
+ * and the lock for `fn`: the callers' aborts make that a failure, not a hang.
  */
-async function reconcileWhileLocked(table: string) {
+async function whileLocked<T>(table: string, fn: () => Promise<T>): Promise<T> {
   const locker = postgres(Deno.env.get("ODOO_DB_URL") ?? "", { max: 1, onnotice: () => {} });
+  let result!: T;
   try {
-    return await locker.begin(async (tx) => {
+    await locker.begin(async (tx) => {
       await tx`lock table ${tx(table)} in access exclusive mode`;
-      const started = performance.now();
-      const response = await fetch(`${functionsUrl}/ops-reconcile`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-        body: JSON.stringify({ mode: "full" }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const json = await response.json();
-      return { status: response.status, json, elapsedMs: performance.now() - started };
+      result = await fn();
     });
+    return result;
   } finally {
     await locker.end();
   }
+}
+
+/** A full pass, with how long it took; given up after 30 s. */
+async function timedFullPass() {
+  const started = performance.now();
+  const response = await fetch(`${functionsUrl}/ops-reconcile`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ mode: "full" }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const json = await response.json();
+  return { status: response.status, json, elapsedMs: performance.now() - started };
 }
 
 Deno.test({
@@ -355,9 +361,10 @@ Deno.test({
         return row?.watermark ?? null;
       };
       const before = await watermark();
+      const member = crypto.randomUUID();
       await configureProd(sql, 1500);
       try {
-        const answer = await reconcileWhileLocked("project_project");
+        const answer = await whileLocked("project_project", timedFullPass);
         assert.equal(answer.status, 503, JSON.stringify(answer.json));
         assert.match(String(answer.json.detail), /Odoo's database cannot be reached/);
         assert.ok(
@@ -366,8 +373,26 @@ Deno.test({
         );
         assert.equal(await project(sql, id), undefined, "nothing of the stalled pass is written");
         assert.deepEqual(await watermark(), before, "and nothing of it is recorded");
+
+        // A member's live query of Odoo says so too, instead of waiting.
+        await sql`insert into auth.users (id, email) values (${member}, ${member + "@stall.test"})`;
+        await sql`insert into ops.project_members (project_id, user_id, role)
+                  values ('odoo-1', ${member}, 'viewer')`;
+        const refused = await whileLocked("project_project", () =>
+          sql.begin(async (tx) => {
+            await tx`select set_config('request.jwt.claims', ${
+              JSON.stringify({ sub: member, role: "authenticated" })
+            }, true)`;
+            await tx`set local role authenticated`;
+            await tx`set local statement_timeout = '20s'`;
+            return await tx`select * from ops.odoo_projects_with_runs()`;
+          }).then(() => undefined, (error: postgres.PostgresError) => error));
+        assert.equal(refused?.code, "57014", String(refused));
+        assert.equal(refused?.message, "Odoo's database cannot be read now");
       } finally {
         await configureProd(sql);
+        // The membership goes with the user (on delete cascade).
+        await sql`delete from auth.users where id = ${member}`;
       }
       const repaired = await reconcile({ mode: "full" });
       assert.equal(repaired.status, 200, JSON.stringify(repaired.json));
@@ -405,7 +430,7 @@ Deno.test({
                 ${odoo.unsafe(odooNow)} - interval '2 hours')`;
       await configureProd(sql, 1500);
       try {
-        const answer = await reconcileWhileLocked("res_users");
+        const answer = await whileLocked("res_users", timedFullPass);
         assert.equal(answer.status, 503, JSON.stringify(answer.json));
         assert.match(String(answer.json.detail), /Odoo's database cannot be reached/);
         assert.deepEqual(

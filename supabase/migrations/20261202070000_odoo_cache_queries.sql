@@ -287,7 +287,8 @@ begin
             using array(select pg_catalog.substr(x, 6)::bigint::integer
                           from pg_catalog.unnest(v_projects) x
                          where pg_catalog.substr(x, 6)::bigint <= 2147483647);
-    exception when connection_exception or fdw_error then
+    -- A stalled Odoo ends at the wrapper's statement timeout (57014).
+    exception when connection_exception or fdw_error or query_canceled then
         raise exception 'Odoo''s database cannot be read now'
             using errcode = sqlstate, hint = 'Try again later.';
     end;
@@ -376,7 +377,8 @@ begin
              order by m.invoice_date, m.id
         $sql$, v_schema)
             using v_commercial;
-    exception when connection_exception or fdw_error then
+    -- A stalled Odoo ends at the wrapper's statement timeout (57014).
+    exception when connection_exception or fdw_error or query_canceled then
         raise exception 'Odoo''s database cannot be read now'
             using errcode = sqlstate, hint = 'Try again later.';
     end;
