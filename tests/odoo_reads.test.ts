@@ -5,10 +5,8 @@
 // database does, whatever the control plane's plan says.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { functionsUrl } from "./support.ts";
-import { odooNow, withDatabases } from "./odoo.ts";
+import { asMember, odooNow, reconcile, withDatabases } from "./odoo.ts";
 
-const secret = Deno.env.get("OPS_RECONCILE_SECRET") ?? "";
 const unsanitized = { sanitizeOps: false, sanitizeResources: false };
 
 /** Contacts the test adds, enough that Odoo looks them up by index. */
@@ -41,17 +39,11 @@ Deno.test({
                false, 'contact', true, ${odoo.unsafe(odooNow)}, ${odoo.unsafe(odooNow)}
           from generate_series(1, ${CONTACTS}) g`;
       await odoo`analyze res_partner`;
-      const [{ user }] = await sql`select gen_random_uuid()::text as user`;
       try {
         await statsSettle();
         const before = await partnerScans(odoo);
-        const response = await fetch(`${functionsUrl}/ops-reconcile`, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-          body: JSON.stringify({ mode: "full" }),
-        });
-        const answer = await response.json();
-        assert.equal(response.status, 200, JSON.stringify(answer));
+        const { status, json: answer } = await reconcile({ mode: "full" });
+        assert.equal(status, 200, JSON.stringify(answer));
         const users = answer.phases.find((phase: { subject: string }) => phase.subject === "users");
         assert.ok(users?.complete, JSON.stringify(answer));
         await statsSettle();
@@ -65,24 +57,17 @@ Deno.test({
 
         // A member of project 1 (the fixture's, mirrored by the pass; its
         // customer has posted invoices), calling as PostgREST would.
-        await sql`insert into auth.users (id, email) values (${user}, ${user + "@reads.test"})`;
-        await sql`insert into ops.project_members (project_id, user_id, role)
-                  values ('odoo-1', ${user}, 'viewer')`;
-        const invoices = await sql.begin(async (tx) => {
-          await tx`select set_config('request.jwt.claims', ${
-            JSON.stringify({ sub: user, role: "authenticated" })
-          }, true)`;
-          await tx`set local role authenticated`;
-          return await tx`select invoice_id from ops.odoo_project_invoices('odoo-1')`;
-        });
+        const invoices = await asMember(
+          sql,
+          "odoo-1",
+          (tx) => tx`select invoice_id from ops.odoo_project_invoices('odoo-1')`,
+        );
         assert.ok(invoices.length > 0, "project 1's customer has posted invoices in the fixture");
         await statsSettle();
         const afterInvoices = await partnerScans(odoo);
         assert.equal(afterInvoices.seq - afterReconcile.seq, 0, "the invoices scanned res_partner");
       } finally {
         await odoo`delete from res_partner where id > ${FIRST_CONTACT}`;
-        // The membership goes with the user (on delete cascade).
-        await sql`delete from auth.users where id = ${user}`;
       }
     }),
 });

@@ -30,9 +30,9 @@
 //! **The bound**: whatever the number of nudges, Odoo's database sees at
 //! most one read of `project_project` and one of `res_users` (with those
 //! users' `res_partner` rows, by id) per instance per [`READ_INTERVAL_MS`],
-//! each of at most [`BATCH`] ids by primary key. Records nudged while the slot is taken
-//! wait in the queue for the next nudge after it, or for the hourly
-//! reconcile, which reads them by `write_date` anyway.
+//! each of at most [`BATCH`] ids by primary key. Records nudged while the
+//! slot is taken wait in the queue for the next nudge after it, or for the
+//! hourly reconcile, which reads them by `write_date` anyway.
 
 use super::{plan_page, problem, too_large, Applied, LogFields, PageContext, Response, Subject};
 use super::{APPLY_SQL, APPLY_USERS_SQL};
