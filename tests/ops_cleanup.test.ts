@@ -343,6 +343,63 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "an event written while the commit runs keeps its run: nothing unarchived is deleted",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    const writer = connect();
+    try {
+      const { runIds: [runId], projectId } = await seed(sql, [260]);
+      // A late log line for the run, committed only once the batch's commit
+      // is under way: after the read (which saw two events, and archived
+      // two), before the run is deleted.
+      let pending: ReturnType<typeof invoke> | undefined;
+      await writer.begin(async (tx) => {
+        await tx`
+          insert into ops.run_events (run_id, project_id, event_type, message)
+          values (${runId}, ${projectId}, 'build.step', 'late')`;
+        pending = invoke();
+        let settled = false;
+        pending.finally(() => settled = true);
+        let waited = false;
+        for (let i = 0; i < 400 && !settled && !waited; i++) {
+          waited = (await sql`
+            select 1 from pg_stat_activity
+             where wait_event_type = 'Lock' and query like '%cleanup_commit%'`).length > 0;
+          if (!waited) await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        assert.ok(waited, "the batch's commit waited for the writer's transaction");
+      });
+      const answer = await pending!;
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      const events =
+        await sql`select message from ops.run_events where run_id = ${runId} order by event_id`;
+      assert.deepEqual(
+        events.map((e) => e.message),
+        ["started", "done", "late"],
+        "no event was lost",
+      );
+      assert.equal((await sql`select 1 from ops.runs where run_id = ${runId}`).length, 1);
+
+      // The next cleanup archives the run with all three.
+      await cleanAll();
+      await assertNothingLost(sql, [runId]);
+      const [{ object_key }] = await sql`
+        select object_key from ops.cleanup_archived_runs where run_id = ${runId}`;
+      const line = (await archivedLines(object_key)).find((l) =>
+        l.run.run_id === runId
+      ) as unknown as {
+        events: { message: string }[];
+      };
+      assert.deepEqual(line.events.map((e) => e.message).sort(), ["done", "late", "started"]);
+    } finally {
+      await writer.end();
+      await sql.end();
+    }
+  },
+});
+
 async function keys(): Promise<string[]> {
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
   return (listed.Contents ?? []).map((c) => c.Key!).sort();
