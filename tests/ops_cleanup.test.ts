@@ -343,36 +343,54 @@ Deno.test({
   },
 });
 
+/**
+ * Runs one cleanup while `write` is in a transaction of its own, committed
+ * once the batch's commit waits for it (after the read, before any run is
+ * deleted) or, if the commit does not wait, once the cleanup has answered.
+ * Answers the cleanup's answer.
+ */
+async function cleanupWhileWriting(
+  sql: postgres.Sql,
+  write: (tx: postgres.TransactionSql) => Promise<unknown>,
+) {
+  const writer = connect();
+  try {
+    let pending: ReturnType<typeof invoke> | undefined;
+    await writer.begin(async (tx) => {
+      await write(tx);
+      pending = invoke();
+      let settled = false;
+      pending.finally(() => settled = true);
+      let waited = false;
+      for (let i = 0; i < 400 && !settled && !waited; i++) {
+        waited = (await sql`
+          select 1 from pg_stat_activity
+           where wait_event_type = 'Lock' and query like '%cleanup_commit%'`).length > 0;
+        if (!waited) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    });
+    const answer = await pending!;
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    return answer;
+  } finally {
+    await writer.end();
+  }
+}
+
 Deno.test({
   name: "an event written while the commit runs keeps its run: nothing unarchived is deleted",
   ...unsanitized,
   fn: async () => {
     const sql = connect();
-    const writer = connect();
     try {
       const { runIds: [runId], projectId } = await seed(sql, [260]);
-      // A late log line for the run, committed only once the batch's commit
-      // is under way: after the read (which saw two events, and archived
-      // two), before the run is deleted.
-      let pending: ReturnType<typeof invoke> | undefined;
-      await writer.begin(async (tx) => {
-        await tx`
-          insert into ops.run_events (run_id, project_id, event_type, message)
-          values (${runId}, ${projectId}, 'build.step', 'late')`;
-        pending = invoke();
-        let settled = false;
-        pending.finally(() => settled = true);
-        let waited = false;
-        for (let i = 0; i < 400 && !settled && !waited; i++) {
-          waited = (await sql`
-            select 1 from pg_stat_activity
-             where wait_event_type = 'Lock' and query like '%cleanup_commit%'`).length > 0;
-          if (!waited) await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-        assert.ok(waited, "the batch's commit waited for the writer's transaction");
-      });
-      const answer = await pending!;
-      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      // The read saw two events, and the archive holds two.
+      await cleanupWhileWriting(
+        sql,
+        (tx) =>
+          tx`insert into ops.run_events (run_id, project_id, event_type, message)
+             values (${runId}, ${projectId}, 'build.step', 'late')`,
+      );
       const events =
         await sql`select message from ops.run_events where run_id = ${runId} order by event_id`;
       assert.deepEqual(
@@ -394,7 +412,33 @@ Deno.test({
       };
       assert.deepEqual(line.events.map((e) => e.message).sort(), ["done", "late", "started"]);
     } finally {
-      await writer.end();
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "an approval requested while the commit runs keeps its run",
+  ...unsanitized,
+  fn: async () => {
+    const sql = connect();
+    try {
+      const { runIds: [runId], projectId } = await seed(sql, [261]);
+      await cleanupWhileWriting(
+        sql,
+        (tx) =>
+          tx`insert into ops.approvals (project_id, run_id, requested_by, request_note)
+             values (${projectId}, ${runId}, 'dev@example.com', 'requested late')`,
+      );
+      assert.equal(
+        (await sql`select 1 from ops.runs where run_id = ${runId}`).length,
+        1,
+        "the run its approval refers to is still here",
+      );
+      // And cleanup keeps it from now on.
+      await cleanAll();
+      assert.equal((await sql`select 1 from ops.runs where run_id = ${runId}`).length, 1);
+    } finally {
       await sql.end();
     }
   },

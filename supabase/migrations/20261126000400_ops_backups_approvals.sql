@@ -135,6 +135,29 @@ create trigger approvals_guard
     before insert or update or delete on ops.approvals
     for each row execute function ops.approvals_guard();
 
+-- Whether the run exists, holding a key-share lock on it to the end of the
+-- transaction, as a foreign key's check would. Cleanup locks a batch's runs
+-- before it decides which of them an approval keeps (ops.cleanup_commit), so
+-- a request for one of them either waits for that decision and then finds
+-- the run gone, or is seen by it and keeps the run. Security definer: the
+-- lock would otherwise need the requester's UPDATE right on ops.runs, which
+-- a member who may request but not cancel does not pass.
+create function ops_private.run_exists_locked(p_run_id text, p_project_id text)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    perform 1 from ops.runs r
+     where r.run_id = p_run_id and r.project_id = p_project_id
+       for key share of r;
+    return found;
+end;
+$$;
+revoke all on function ops_private.run_exists_locked(text, text) from public;
+grant execute on function ops_private.run_exists_locked(text, text) to authenticated, service_role;
+
 -- The requested run must be a run of the approval's project. Checked AFTER
 -- the row passed the policies' WITH CHECK (BEFORE triggers run ahead of it),
 -- and as the invoker, so that a non-member is refused before anything tells
@@ -145,8 +168,11 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+    -- First as the invoker (see above), then under the run's lock (see
+    -- ops_private.run_exists_locked).
     if not exists (select from ops.runs r
-                   where r.run_id = new.run_id and r.project_id = new.project_id) then
+                   where r.run_id = new.run_id and r.project_id = new.project_id)
+       or not ops_private.run_exists_locked(new.run_id, new.project_id) then
         raise exception 'run % is not a run of project %', new.run_id, new.project_id
             using errcode = '23503';
     end if;

@@ -448,14 +448,15 @@ begin
     on conflict (object_key) do nothing;
 
     -- The batch's runs are locked before their guards are computed. Writing
-    -- an event takes a key-share lock on its run (ops_private.run_events_
-    -- have_runs) until the writer commits, so this lock waits for every
-    -- writer of these runs' events: their events are then in the snapshot
-    -- the guards below are computed from, and no event of these runs can be
-    -- written until this transaction ends. Without it, an event committed
-    -- while the statement below ran was in no guard and no archive, and was
-    -- still deleted with its run (by the trigger, which reads a later
-    -- snapshot); tests/ops_cleanup.test.ts writes one.
+    -- an event or requesting an approval takes a key-share lock on its run
+    -- until the writer commits (ops_private.run_events_have_runs,
+    -- ops_private.run_exists_locked), so this lock waits for every such
+    -- writer: their rows are then in the snapshot the statement below
+    -- decides from, and no new ones can be written until this transaction
+    -- ends. Without it, an event committed while the statement below ran was
+    -- in no guard and no archive, and was still deleted with its run (by the
+    -- trigger, which reads a later snapshot), and an approval committed then
+    -- did not keep its run. tests/ops_cleanup.test.ts writes both.
     perform 1
        from ops.runs r
       where r.run_id = any (array(select x ->> 'id'
