@@ -347,7 +347,7 @@ Deno.test({
  * Runs one cleanup while `write` is in a transaction of its own, committed
  * once the batch's commit waits for it (after the read, before any run is
  * deleted) or, if the commit does not wait, once the cleanup has answered.
- * Answers the cleanup's answer.
+ * Answers the cleanup's answer and whether its commit waited.
  */
 async function cleanupWhileWriting(
   sql: postgres.Sql,
@@ -356,12 +356,12 @@ async function cleanupWhileWriting(
   const writer = connect();
   try {
     let pending: ReturnType<typeof invoke> | undefined;
+    let waited = false;
     await writer.begin(async (tx) => {
       await write(tx);
       pending = invoke();
       let settled = false;
       pending.finally(() => settled = true);
-      let waited = false;
       for (let i = 0; i < 400 && !settled && !waited; i++) {
         waited = (await sql`
           select 1 from pg_stat_activity
@@ -371,7 +371,7 @@ async function cleanupWhileWriting(
     });
     const answer = await pending!;
     assert.equal(answer.status, 200, JSON.stringify(answer.json));
-    return answer;
+    return { answer, waited };
   } finally {
     await writer.end();
   }
@@ -385,7 +385,7 @@ Deno.test({
     try {
       const { runIds: [runId], projectId } = await seed(sql, [260]);
       // The read saw two events, and the archive holds two.
-      await cleanupWhileWriting(
+      const { answer, waited } = await cleanupWhileWriting(
         sql,
         (tx) =>
           tx`insert into ops.run_events (run_id, project_id, event_type, message)
@@ -399,6 +399,10 @@ Deno.test({
         "no event was lost",
       );
       assert.equal((await sql`select 1 from ops.runs where run_id = ${runId}`).length, 1);
+      // The race was run: the commit waited for the event, then found the
+      // run changed since its read.
+      assert.ok(waited, "the commit waited for the event's transaction");
+      assert.ok(answer.json.deleted.changed >= 1, JSON.stringify(answer.json));
 
       // The next cleanup archives the run with all three.
       await cleanAll();
@@ -424,7 +428,7 @@ Deno.test({
     const sql = connect();
     try {
       const { runIds: [runId], projectId } = await seed(sql, [261]);
-      await cleanupWhileWriting(
+      const { answer, waited } = await cleanupWhileWriting(
         sql,
         (tx) =>
           tx`insert into ops.approvals (project_id, run_id, requested_by, request_note)
@@ -435,6 +439,8 @@ Deno.test({
         1,
         "the run its approval refers to is still here",
       );
+      assert.ok(waited, "the commit waited for the approval's transaction");
+      assert.ok(answer.json.deleted.changed >= 1, JSON.stringify(answer.json));
       // And cleanup keeps it from now on.
       await cleanAll();
       assert.equal((await sql`select 1 from ops.runs where run_id = ${runId}`).length, 1);
